@@ -4,6 +4,23 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 ETCDIR  ?= $(PREFIX)/etc
+# Where the init scripts and units go, and the paths written into them.
+INITDIR    ?= /etc/init.d
+SYSTEMDDIR ?= /lib/systemd/system
+RUNDIR     ?= /var/run
+# A prefix named .../haproxy gets the layout of HAProxy 1.4 source installs
+# that the seed (and its check_haproxy.sh) uses: conf/haproxy.cfg, logs/.
+ifeq ($(notdir $(PREFIX)),haproxy)
+CONFFILE   ?= $(PREFIX)/conf/haproxy.cfg
+PIDFILE    ?= $(PREFIX)/logs/haproxy.pid
+else
+CONFFILE   ?= $(ETCDIR)/haproxy/haproxy.cfg
+PIDFILE    ?= $(RUNDIR)/haproxy.pid
+endif
+DEFAULTSFILE ?= /etc/default/haproxy
+KACONFFILE ?= $(ETCDIR)/keepalived/keepalived.conf
+KAPIDFILE  ?= $(RUNDIR)/keepalived.pid
+KADEFAULTSFILE ?= /etc/default/keepalived
 FUZZTIME ?= 20s
 GOFLAGS_BUILD ?= -trimpath
 
@@ -46,12 +63,29 @@ fuzz:
 	  done; \
 	done
 
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFFILE@|$(CONFFILE)|g' \
+	-e 's|@PIDFILE@|$(PIDFILE)|g' -e 's|@DEFAULTSFILE@|$(DEFAULTSFILE)|g' \
+	-e 's|@KACONFFILE@|$(KACONFFILE)|g' -e 's|@KAPIDFILE@|$(KAPIDFILE)|g' \
+	-e 's|@KADEFAULTSFILE@|$(KADEFAULTSFILE)|g'
+
+# install puts the daemons under $(SBINDIR) with their compatible names
+# (haproxy and keepalived are symlinks, so `ps -C haproxy` matches), the init
+# scripts and units, and sample configurations where none exist yet: an
+# operator's configuration is never overwritten.
 install: build
-	install -d $(DESTDIR)$(SBINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(INITDIR) $(DESTDIR)$(SYSTEMDDIR)
 	install -m 0755 bin/goproxy $(DESTDIR)$(SBINDIR)/goproxy
 	install -m 0755 bin/govrrpd $(DESTDIR)$(SBINDIR)/govrrpd
-	ln -sf goproxy $(DESTDIR)$(SBINDIR)/haproxy
-	ln -sf govrrpd $(DESTDIR)$(SBINDIR)/keepalived
+	ln -sfn goproxy $(DESTDIR)$(SBINDIR)/haproxy
+	ln -sfn govrrpd $(DESTDIR)$(SBINDIR)/keepalived
+	$(SUBST) init/init.d/haproxy > $(DESTDIR)$(INITDIR)/haproxy
+	$(SUBST) init/init.d/keepalived > $(DESTDIR)$(INITDIR)/keepalived
+	chmod 0755 $(DESTDIR)$(INITDIR)/haproxy $(DESTDIR)$(INITDIR)/keepalived
+	$(SUBST) init/systemd/haproxy.service > $(DESTDIR)$(SYSTEMDDIR)/haproxy.service
+	$(SUBST) init/systemd/keepalived.service > $(DESTDIR)$(SYSTEMDDIR)/keepalived.service
+	install -d $(DESTDIR)$(dir $(CONFFILE)) $(DESTDIR)$(dir $(KACONFFILE)) $(DESTDIR)$(dir $(PIDFILE))
+	[ -e $(DESTDIR)$(CONFFILE) ] || install -m 0644 init/haproxy.cfg.sample $(DESTDIR)$(CONFFILE)
+	[ -e $(DESTDIR)$(KACONFFILE) ] || install -m 0644 init/keepalived.conf.sample $(DESTDIR)$(KACONFFILE)
 
 clean:
 	rm -rf bin
