@@ -358,4 +358,3 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
-
