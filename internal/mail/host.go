@@ -1,0 +1,5 @@
+package mail
+
+import "os"
+
+var osHostname = os.Hostname
