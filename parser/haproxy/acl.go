@@ -432,6 +432,12 @@ func (l *loader) parseACLLine(p *Proxy, ln Line) {
 		return
 	}
 	p.ACLs = append(p.ACLs, a)
+	idx := l.aclIndex[p]
+	if idx == nil {
+		idx = map[string][]*ACL{}
+		l.aclIndex[p] = idx
+	}
+	idx[name] = append(idx[name], a)
 }
 
 // parseCond parses the words of a condition starting at "if" or "unless".
@@ -492,11 +498,7 @@ func (l *loader) parseCond(p *Proxy, words []string) (*Cond, error) {
 		}
 		t := CondTerm{Negate: negate, Name: w}
 		negate = false
-		for _, a := range p.ACLs {
-			if a.Name == w {
-				t.Alts = append(t.Alts, a)
-			}
-		}
+		t.Alts = append(t.Alts, l.aclIndex[p][w]...)
 		if len(t.Alts) == 0 {
 			def, ok := predefinedACLs[w]
 			if !ok {

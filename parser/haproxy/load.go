@@ -88,6 +88,11 @@ type loader struct {
 	defaults      *Proxy            // the last defaults section: what new proxies inherit
 	namedDefaults map[string]*Proxy // defaults sections by name
 	proxyNames    map[string]*Proxy
+	// aclIndex finds a proxy's ACLs by name without scanning: a
+	// generated configuration may hold tens of thousands of them.
+	aclIndex map[*Proxy]map[string][]*ACL
+	// serverIndex does the same for server names.
+	serverIndex map[*Proxy]map[string]*Server
 	nextID        int
 	globalSeen    bool
 }
@@ -108,6 +113,8 @@ func newLoader(opt LoadOptions) *loader {
 		cfg:           &Config{},
 		namedDefaults: map[string]*Proxy{},
 		proxyNames:    map[string]*Proxy{},
+		aclIndex:      map[*Proxy]map[string][]*ACL{},
+		serverIndex:   map[*Proxy]map[string]*Server{},
 		nextID:        1,
 	}
 	l.cfg.Global = defaultGlobal()

@@ -172,6 +172,14 @@ func (l *loader) checkProxyEnd(p *Proxy) {
 // use_backend and default_backend, servers named by use-server, and the
 // `log global` targets.
 func (l *loader) resolveReferences() {
+	backends := map[string]*Proxy{}
+	for _, p := range l.cfg.Proxies {
+		if p.Cap&CapBE != 0 {
+			if _, dup := backends[p.Name]; !dup {
+				backends[p.Name] = p
+			}
+		}
+	}
 	for _, p := range l.cfg.Proxies {
 		// `log global` copies the global targets once: a second
 		// `log global` (defaults plus the proxy itself, as in the seed)
@@ -193,7 +201,7 @@ func (l *loader) resolveReferences() {
 			continue
 		}
 		if p.DefaultBackend != "" {
-			if be := l.cfg.Proxy(p.DefaultBackend, CapBE); be == nil {
+			if be := backends[p.DefaultBackend]; be == nil {
 				l.d.Alertf(p.Pos, "Proxy '%s': unable to find required default_backend: '%s'.", p.Name, p.DefaultBackend)
 			} else if be.Mode != p.Mode {
 				l.d.Alertf(p.Pos, "%s %s '%s' : cannot use %s backend '%s' as its default backend.", p.Mode, p.Kind, p.Name, be.Mode, be.Name)
@@ -203,7 +211,7 @@ func (l *loader) resolveReferences() {
 			if r.Dynamic {
 				continue
 			}
-			be := l.cfg.Proxy(r.Target, CapBE)
+			be := backends[r.Target]
 			if be == nil {
 				l.d.Alertf(r.Pos, "Proxy '%s': unable to find required use_backend: '%s'.", p.Name, r.Target)
 			} else if be.Mode != p.Mode {
@@ -211,11 +219,7 @@ func (l *loader) resolveReferences() {
 			}
 		}
 		for _, r := range p.UseServers {
-			found := false
-			for _, s := range p.Servers {
-				found = found || s.Name == r.Target
-			}
-			if !found && !r.Dynamic {
+			if _, found := l.serverIndex[p][r.Target]; !found && !r.Dynamic {
 				l.d.Alertf(r.Pos, "%s '%s' : unable to find server '%s' referenced in a 'use-server' rule.", p.Kind, p.Name, r.Target)
 			}
 		}

@@ -190,11 +190,9 @@ func (l *loader) parseServer(p *Proxy, ln Line) {
 		l.d.Alertf(ln.Pos, "character '%s' is not permitted in server name '%s'.", err.Error(), s.Name)
 		return
 	}
-	for _, o := range p.Servers {
-		if o.Name == s.Name {
-			l.d.Alertf(ln.Pos, "backend '%s' : server name '%s' is already used at %s.", p.Name, s.Name, o.Pos)
-			return
-		}
+	if o, dup := l.serverIndex[p][s.Name]; dup {
+		l.d.Alertf(ln.Pos, "backend '%s' : server name '%s' is already used at %s.", p.Name, s.Name, o.Pos)
+		return
 	}
 	what := "server " + p.Name + "/" + s.Name
 	a, err := parseAddr(w[2], false)
@@ -222,4 +220,8 @@ func (l *loader) parseServer(p *Proxy, ln Line) {
 		}
 	}
 	p.Servers = append(p.Servers, s)
+	if l.serverIndex[p] == nil {
+		l.serverIndex[p] = map[string]*Server{}
+	}
+	l.serverIndex[p][s.Name] = s
 }
