@@ -93,8 +93,8 @@ type loader struct {
 	aclIndex map[*Proxy]map[string][]*ACL
 	// serverIndex does the same for server names.
 	serverIndex map[*Proxy]map[string]*Server
-	nextID        int
-	globalSeen    bool
+	nextID      int
+	globalSeen  bool
 }
 
 func newLoader(opt LoadOptions) *loader {
