@@ -236,6 +236,9 @@ func (e *HTTPExpect) match(code int, body []byte) bool {
 // `http-check send/expect`, and keepalived's HTTP_GET (status_code list
 // and MD5 digest of the body). Without Expect rules a 2xx or 3xx status
 // passes (L7OK) and anything else is L7STS with the code, as in HAProxy.
+// Infos are HAProxy 2.6's (measured from its stats last_chk column): none
+// for L7OK, the reason phrase for L7STS, "HTTP content check did not
+// match" or "HTTP check matched unwanted content" for body rules (L7RSP).
 type HTTP struct {
 	// Addr is host:port (see CheckAddr).
 	Addr string
@@ -275,7 +278,7 @@ func (c *HTTP) Check(ctx context.Context) Result {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return Result{Status: StatusL7RSP}
 		}
-		return Result{Status: StatusL7RSP, Info: "Not an HTTP response"}
+		return Result{Status: StatusL7RSP} // HAProxy 2.6 gives no info either
 	}
 	defer resp.Body.Close()
 	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
@@ -308,7 +311,10 @@ func (c *HTTP) Check(ctx context.Context) Result {
 			continue
 		}
 		if e.needsBody() {
-			return Result{Status: StatusL7RSP, Code: resp.StatusCode, Info: "HTTP content check did not match"}
+			if e.Negate {
+				return Result{Status: StatusL7RSP, Info: "HTTP check matched unwanted content"}
+			}
+			return Result{Status: StatusL7RSP, Info: "HTTP content check did not match"}
 		}
 		return Result{Status: StatusL7STS, Code: resp.StatusCode, Info: reason}
 	}
@@ -318,7 +324,7 @@ func (c *HTTP) Check(ctx context.Context) Result {
 			return Result{Status: StatusL7RSP, Code: resp.StatusCode, Info: "MD5 digest mismatch: got " + got}
 		}
 	}
-	return Result{Status: StatusL7OK, Code: resp.StatusCode, Info: reason}
+	return Result{Status: StatusL7OK, Code: resp.StatusCode}
 }
 
 // KeepalivedHTTPGet builds the request of keepalived's HTTP_GET url
