@@ -22,9 +22,9 @@ import (
 // check_status, check_code and last_chk CSV columns) must agree.
 type diffCase struct {
 	name    string
-	cfg     string          // backend lines before the server line
-	srv     string          // server line options after "check"
-	handler func(net.Conn)  // nil: a closed port
+	cfg     string         // backend lines before the server line
+	srv     string         // server line options after "check"
+	handler func(net.Conn) // nil: a closed port
 	ours    func(addr string) Checker
 }
 

@@ -102,4 +102,3 @@ func writeMySQL(conn net.Conn, seq byte, payload []byte) error {
 	_, err := conn.Write(append(p, payload...))
 	return err
 }
-
