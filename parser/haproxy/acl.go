@@ -462,6 +462,11 @@ func (l *loader) parseCond(p *Proxy, words []string) (*Cond, error) {
 	negate := false
 	for i := 0; i < len(words); i++ {
 		w := words[i]
+		if len(w) > 1 && w[0] == '!' {
+			// "!name" and "!{ ... }": the negation glued to the term.
+			negate = !negate
+			w = w[1:]
+		}
 		switch {
 		case w == "or" || w == "||":
 			if len(group) == 0 {
@@ -492,9 +497,6 @@ func (l *loader) parseCond(p *Proxy, words []string) (*Cond, error) {
 			negate = false
 			i = end
 			continue
-		case strings.HasPrefix(w, "!"):
-			negate = !negate
-			w = w[1:]
 		}
 		t := CondTerm{Negate: negate, Name: w}
 		negate = false

@@ -203,8 +203,10 @@ func (l *loader) resolveReferences() {
 		if p.DefaultBackend != "" {
 			if be := backends[p.DefaultBackend]; be == nil {
 				l.d.Alertf(p.Pos, "Proxy '%s': unable to find required default_backend: '%s'.", p.Name, p.DefaultBackend)
-			} else if be.Mode != p.Mode {
-				l.d.Alertf(p.Pos, "%s %s '%s' : cannot use %s backend '%s' as its default backend.", p.Mode, p.Kind, p.Name, be.Mode, be.Name)
+			} else if p.Mode == ModeHTTP && be.Mode == ModeTCP {
+				// A tcp frontend may use an http backend: HAProxy 2.x
+				// upgrades the stream to HTTP. The reverse is refused.
+				l.d.Alertf(p.Pos, "http %s '%s' (%s) tries to use incompatible tcp backend '%s' (%s) as its default backend (see 'mode').", p.Kind, p.Name, p.Pos, be.Name, be.Pos)
 			}
 		}
 		for _, r := range p.UseBackends {
@@ -214,8 +216,8 @@ func (l *loader) resolveReferences() {
 			be := backends[r.Target]
 			if be == nil {
 				l.d.Alertf(r.Pos, "Proxy '%s': unable to find required use_backend: '%s'.", p.Name, r.Target)
-			} else if be.Mode != p.Mode {
-				l.d.Alertf(r.Pos, "%s %s '%s' : cannot use %s backend '%s'.", p.Mode, p.Kind, p.Name, be.Mode, be.Name)
+			} else if p.Mode == ModeHTTP && be.Mode == ModeTCP {
+				l.d.Alertf(r.Pos, "http %s '%s' (%s) tries to use incompatible tcp backend '%s' (%s) in a 'use_backend' rule (see 'mode').", p.Kind, p.Name, p.Pos, be.Name, be.Pos)
 			}
 		}
 		for _, r := range p.UseServers {

@@ -69,6 +69,13 @@ func (l *loader) parseHTTPRule(p *Proxy, ln Line) {
 		return
 	}
 	action := ln.Words[1]
+	// Actions written with their first argument in parentheses
+	// (set-var(txn.x), unset-var(...), set-map(file), sc-inc-gpc0(0)):
+	// the argument becomes the first of Args.
+	paren := ""
+	if i := strings.IndexByte(action, '('); i > 0 && strings.HasSuffix(action, ")") {
+		action, paren = action[:i], action[i+1:len(action)-1]
+	}
 	info, ok := table[action]
 	if !ok {
 		names := make([]string, 0, len(table))
@@ -83,6 +90,9 @@ func (l *loader) parseHTTPRule(p *Proxy, ln Line) {
 		return
 	}
 	args, condWords := splitCondWords(ln.Words[2:])
+	if paren != "" {
+		args = append([]string{paren}, args...)
+	}
 	if len(args) < info.min || info.max >= 0 && len(args) > info.max {
 		l.d.Alertf(ln.Pos, "'%s %s' expects %s argument(s) (got %d).", kind, action, argCount(info), len(args))
 		return
