@@ -109,17 +109,25 @@ func exitResult(cmd *exec.Cmd, err error) Result {
 }
 
 // SplitCommand splits a keepalived script line into argv without a
-// shell: words are separated by blanks; double or single quotes group
-// words (and are removed), so `/bin/chk "a b" 'c d'` gives
-// ["/bin/chk", "a b", "c d"]; a quote of the other kind inside a quoted
-// part is literal. It reports an unterminated quote as an error.
+// shell, the way keepalived 2.2.7 does (measured by running it, see
+// TestSplitCommandMatchesKeepalived): words are separated by blanks;
+// double or single quotes group words and are removed (`'a b'c` gives
+// "a bc", `''` an empty argument); a backslash outside single quotes
+// takes the next character literally (`p\ q` gives "p q"). line is the
+// script string after the config parser resolved its own escapes. An
+// unterminated quote is an error, reported with the words split so far.
 func SplitCommand(line string) ([]string, error) {
 	var argv []string
 	var cur strings.Builder
-	inWord := false
+	inWord, escaped := false, false
 	var quote rune
 	for _, r := range line {
 		switch {
+		case escaped:
+			cur.WriteRune(r)
+			escaped, inWord = false, true
+		case r == '\\' && quote != '\'':
+			escaped, inWord = true, true
 		case quote != 0:
 			if r == quote {
 				quote = 0

@@ -21,6 +21,7 @@ func TestSplitCommand(t *testing.T) {
 		{`/bin/chk "a b" 'c d'`, []string{"/bin/chk", "a b", "c d"}},
 		{`/bin/chk 'it"s' "it's"`, []string{"/bin/chk", `it"s`, "it's"}},
 		{`/bin/chk x'y z'w ""`, []string{"/bin/chk", "xy zw", ""}},
+		{`/bin/chk p\ q 'r\ s' "t\"u"`, []string{"/bin/chk", "p q", `r\ s`, `t"u`}},
 		{"", nil},
 	}
 	for _, tt := range tests {
