@@ -112,7 +112,7 @@ func exitResult(cmd *exec.Cmd, err error) Result {
 // shell, the way keepalived 2.2.7 does (measured by running it, see
 // TestSplitCommandMatchesKeepalived): words are separated by blanks;
 // double or single quotes group words and are removed (`'a b'c` gives
-// "a bc", `”` an empty argument); a backslash outside single quotes
+// "a bc", two quotes in a row an empty argument); a backslash outside single quotes
 // takes the next character literally (`p\ q` gives "p q"). line is the
 // script string after the config parser resolved its own escapes. An
 // unterminated quote is an error, reported with the words split so far.
