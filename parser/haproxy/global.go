@@ -58,6 +58,12 @@ func init() {
 		"description":     {parse: func(l *loader, g *Global, ln Line) { g.Description = strings.Join(ln.Words[1:], " ") }},
 		"node":            {parse: func(l *loader, g *Global, ln Line) { g.Node = l.strArg(ln, 1) }},
 		"debug":           {parse: ignore, notImpl: true},
+		// Applied while the file is read (see envOverlay), so that
+		// "${NAME}" on the following lines sees them, as in HAProxy.
+		"setenv":    {parse: envArgs(2, 2)},
+		"presetenv": {parse: envArgs(2, 2)},
+		"unsetenv":  {parse: envArgs(1, -1)},
+		"resetenv":  {parse: envArgs(0, -1)},
 	}
 	// Accepted keywords that need no action from goproxy, or whose
 	// effect is not implemented yet (reported once per line).
@@ -68,7 +74,7 @@ func init() {
 		"server-state-file", "server-state-base", "unix-bind", "external-check", "insecure-fork-wanted",
 		"expose-experimental-directives", "busy-polling", "set-dumpable", "strict-limits", "localpeer",
 		"h1-case-adjust", "h1-case-adjust-file", "noepoll", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
-		"setenv", "presetenv", "unsetenv", "resetenv", "numa-cpu-mapping", "zero-warning", "log-send-hostname",
+		"numa-cpu-mapping", "zero-warning", "log-send-hostname",
 		"profiling.tasks", "thread-groups", "ssl-engine", "ssl-mode-async", "tune.ssl.cachesize",
 		"tune.ssl.lifetime", "tune.http.maxhdr", "tune.maxaccept", "tune.maxpollevents", "tune.rcvbuf.client",
 		"tune.rcvbuf.server", "tune.sndbuf.client", "tune.sndbuf.server", "tune.comp.maxlevel", "tune.h2.max-concurrent-streams",
@@ -247,5 +253,20 @@ func parseGlobalStats(l *loader, g *Global, ln Line) {
 	case "maxconn", "bind-process":
 	default:
 		l.d.Alertf(ln.Pos, "'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' in 'global' section.")
+	}
+}
+
+// envArgs checks the argument count of an environment keyword; the keyword
+// itself was applied by the lexer's envOverlay.
+func envArgs(min, max int) func(*loader, *Global, Line) {
+	return func(l *loader, g *Global, ln Line) {
+		n := len(ln.Words) - 1
+		if n < min || max >= 0 && n > max {
+			what := "a name and a value"
+			if min < 2 {
+				what = "environment variable names"
+			}
+			l.d.Alertf(ln.Pos, "'%s' expects %s.", ln.Words[0], what)
+		}
 	}
 }

@@ -37,7 +37,7 @@ func Load(paths []string, opt LoadOptions) (*Config, *Diagnostics) {
 				continue
 			}
 			l.cfg.Files = append(l.cfg.Files, f)
-			l.loadLines(lexFile(f, src, l.d, l.opt.Env))
+			l.loadLines(lexFile(f, src, l.d, l.opt.Env, l.env.apply))
 		}
 	}
 	return l.finish()
@@ -48,7 +48,7 @@ func Load(paths []string, opt LoadOptions) (*Config, *Diagnostics) {
 func Parse(name string, src []byte, opt LoadOptions) (*Config, *Diagnostics) {
 	l := newLoader(opt)
 	l.cfg.Files = []string{name}
-	l.loadLines(lexFile(name, src, l.d, l.opt.Env))
+	l.loadLines(lexFile(name, src, l.d, l.opt.Env, l.env.apply))
 	return l.finish()
 }
 
@@ -76,6 +76,7 @@ func expandPath(p string) ([]string, error) {
 
 // loader walks lines, tracking the current section.
 type loader struct {
+	env *envOverlay // setenv & co. as read so far; opt.Env looks here
 	opt LoadOptions
 	d   *Diagnostics
 	cfg *Config
@@ -107,7 +108,10 @@ func newLoader(opt LoadOptions) *loader {
 	if opt.Resolve == nil {
 		opt.Resolve = systemResolve
 	}
+	env := newEnvOverlay(opt.Env)
+	opt.Env = env.lookup
 	l := &loader{
+		env:           env,
 		opt:           opt,
 		d:             &Diagnostics{},
 		cfg:           &Config{},

@@ -55,7 +55,11 @@ func (p Pos) String() string { return p.File + ":" + strconv.Itoa(p.Line) }
 // lexFile splits src into lines of decoded words. Errors (an unmatched
 // quote) are reported through d with HAProxy's wording; the lines that
 // decode are still returned so that one mistake does not hide the others.
-func lexFile(name string, src []byte, d *Diagnostics, env func(string) (string, bool)) []Line {
+//
+// onLine, when not nil, sees each decoded line before the next one is
+// decoded: environment keywords (setenv...) change what "${NAME}" means on
+// the lines after them.
+func lexFile(name string, src []byte, d *Diagnostics, env func(string) (string, bool), onLine func([]string)) []Line {
 	if len(src) > 0 && src[len(src)-1] != '\n' {
 		// HAProxy 2.6 refuses the file ("Missing LF on last line, file
 		// might have been truncated"). An editor that drops the final
@@ -93,6 +97,9 @@ func lexFile(name string, src []byte, d *Diagnostics, env func(string) (string, 
 			words = append(words, s)
 		}
 		if ok {
+			if onLine != nil {
+				onLine(words)
+			}
 			lines = append(lines, Line{Pos: pos, Words: words})
 		}
 	}
