@@ -1,6 +1,9 @@
 package haproxy
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // legacyKeywords maps HAProxy 1.x proxy keywords that HAProxy 2.x refuses
 // to their modern form. Each returns the line rewritten (nil Words: the
@@ -20,12 +23,14 @@ var legacyKeywords = map[string]func(l *loader, ln Line) Line{
 	},
 	"reqadd": legacyAddHeader("http-request"),
 	"rspadd": legacyAddHeader("http-response"),
-	"reqdel": legacyUnsupported, "reqidel": legacyUnsupported, "reqrep": legacyUnsupported,
+	"reqdel": legacyDelHeader("http-request"), "reqidel": legacyDelHeader("http-request"),
+	"rspdel": legacyDelHeader("http-response"), "rspidel": legacyDelHeader("http-response"),
+	"reqrep":  legacyUnsupported,
 	"reqirep": legacyUnsupported, "reqpass": legacyUnsupported, "reqipass": legacyUnsupported,
 	"reqallow": legacyUnsupported, "reqiallow": legacyUnsupported, "reqdeny": legacyUnsupported,
 	"reqideny": legacyUnsupported, "reqtarpit": legacyUnsupported, "reqitarpit": legacyUnsupported,
-	"reqsetbe": legacyUnsupported, "reqisetbe": legacyUnsupported, "rspdel": legacyUnsupported,
-	"rspidel": legacyUnsupported, "rsprep": legacyUnsupported, "rspirep": legacyUnsupported,
+	"reqsetbe": legacyUnsupported, "reqisetbe": legacyUnsupported,
+	"rsprep": legacyUnsupported, "rspirep": legacyUnsupported,
 	"rspdeny": legacyUnsupported, "rspideny": legacyUnsupported,
 	"grace": func(l *loader, ln Line) Line {
 		l.d.Warnf(ln.Pos, "'grace' is HAProxy 1.x syntax (removed in 2.5); ignored (goproxy stops gracefully on SIGUSR1, see 'hard-stop-after').")
@@ -73,4 +78,27 @@ func legacyAddHeader(modern string) func(*loader, Line) Line {
 func legacyUnsupported(l *loader, ln Line) Line {
 	l.d.Alertf(ln.Pos, "The '%s' directive is not supported anymore since HAProxy 2.1. Use 'http-request replace-header' / 'http-request del-header' / 'http-request deny' instead; goproxy does not translate it automatically.", ln.Words[0])
 	return Line{}
+}
+
+// headerLineRE matches the 1.x regexes that name one whole header line:
+// ^Name:, ^Name:.*, ^Name:\ .*, with the name made of token characters.
+var headerLineRE = regexp.MustCompile(`^\^([A-Za-z0-9!#$%&'*+.^_|~-]+):(?:\\? ?\.\*)?$`)
+
+// legacyDelHeader maps `reqdel|reqidel|rspdel|rspidel ^Name:.* [cond]` to
+// `http-request|http-response del-header Name [cond]` when the regex names
+// one header (the common use); other regexes are refused like HAProxy
+// does, since their line-oriented meaning has no exact modern equivalent.
+func legacyDelHeader(modern string) func(*loader, Line) Line {
+	return func(l *loader, ln Line) Line {
+		if len(ln.Words) < 2 {
+			l.d.Alertf(ln.Pos, "'%s' expects <regex> as an argument.", ln.Words[0])
+			return Line{}
+		}
+		m := headerLineRE.FindStringSubmatch(ln.Words[1])
+		if m == nil {
+			return legacyUnsupported(l, ln)
+		}
+		l.d.Warnf(ln.Pos, "'%s' is HAProxy 1.x syntax (refused since 2.1); accepted as '%s del-header %s'.", ln.Words[0], modern, m[1])
+		return Line{Pos: ln.Pos, Words: append([]string{modern, "del-header", m[1]}, ln.Words[2:]...)}
+	}
 }

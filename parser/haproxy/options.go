@@ -61,6 +61,7 @@ func init() {
 		"ssl-hello-chk":          {cap: be, set: setCheckKind(CheckSSLHello), noNegate: true, notImpl: true},
 		"ldap-check":             {cap: be, set: setCheckKind(CheckLDAP), noNegate: true, notImpl: true},
 		"external-check":         {cap: be, set: ignoreOption, noNegate: true, notImpl: true},
+		"http-tunnel":            {cap: all, set: setHTTPTunnel},
 	}
 	// Options accepted with no effect yet, reported once per line.
 	for _, n := range []string{"accept-invalid-http-request", "accept-invalid-http-response",
@@ -97,6 +98,14 @@ func (l *loader) parseOption(p *Proxy, ln Line, negate bool) {
 	name := ln.Words[1]
 	kw, ok := optionKeywords[name]
 	if !ok {
+		names := make([]string, 0, len(optionKeywords))
+		for k := range optionKeywords {
+			names = append(names, k)
+		}
+		if s := suggest(name, names); s != "" {
+			l.d.Alertf(ln.Pos, "unknown option '%s'; did you mean '%s' maybe ?", name, s)
+			return
+		}
 		l.d.Alertf(ln.Pos, "unknown option '%s'.", name)
 		return
 	}
@@ -291,4 +300,11 @@ func (l *loader) setHTTPChk(p *Proxy, ln Line, on bool) {
 		}
 		hc.Body = body
 	}
+}
+
+// setHTTPTunnel accepts HAProxy 1.x's `option http-tunnel` (refused since
+// 2.1, whose message says to remove it): goproxy keeps its default
+// keep-alive mode, which also carries tunnels (CONNECT, Upgrade).
+func setHTTPTunnel(l *loader, p *Proxy, ln Line, on bool) {
+	l.d.Warnf(ln.Pos, "'option http-tunnel' is HAProxy 1.x syntax (refused since 2.1); ignored, the modern form is no option at all ('option http-keep-alive', the default, also tunnels Upgrade and CONNECT).")
 }
