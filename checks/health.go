@@ -16,6 +16,15 @@ const (
 	StartDown
 	// StartFullyUp starts fully UP: fall failures are needed to go DOWN.
 	StartFullyUp
+	// StartUnknown is keepalived's vrrp_script: no state until the first
+	// result, which sets fully UP or fully DOWN at once whatever rise and
+	// fall are; counting applies from then on. Measured on keepalived
+	// 2.2.7: with rise 2 fall 2 the first failing run logs "failed" and
+	// the first succeeding one "succeeded", with or without init_fail
+	// (init_fail only says how the caller weighs the unknown state: as
+	// failed). Up is false and Known false until then, and the first
+	// Observe reports a change.
+	StartUnknown
 )
 
 // Phase is where a Health stands between fully down and fully up; it
@@ -64,6 +73,7 @@ type Health struct {
 	rise, fall int
 	health     int
 	up         bool
+	unknown    bool
 	lastChange time.Time
 	downSince  time.Time
 	downtime   time.Duration
@@ -81,6 +91,8 @@ func NewHealth(rise, fall int, start Start, now time.Time) *Health {
 		h.health, h.up, h.downSince = 0, false, now
 	case StartFullyUp:
 		h.health, h.up = rise+fall-1, true
+	case StartUnknown:
+		h.health, h.up, h.unknown, h.downSince = 0, false, true, now
 	default:
 		h.health, h.up = rise, true
 	}
@@ -91,6 +103,16 @@ func NewHealth(rise, fall int, start Start, now time.Time) *Health {
 // the UP/DOWN state.
 func (h *Health) Observe(ok bool, now time.Time) (changed bool) {
 	top := h.rise + h.fall - 1
+	if h.unknown {
+		h.unknown, h.up, h.lastChange = false, ok, now
+		if ok {
+			h.health = top
+			h.downtime += now.Sub(h.downSince)
+		} else {
+			h.health, h.downSince = 0, now
+		}
+		return true
+	}
 	if ok {
 		if h.health >= top {
 			return false
@@ -124,6 +146,34 @@ func (h *Health) Observe(ok bool, now time.Time) (changed bool) {
 	return true
 }
 
+// Known reports whether a state is established (false only for
+// StartUnknown before the first result).
+func (h *Health) Known() bool { return !h.unknown }
+
+// Force sets the state as an operator command does (HAProxy's `set server
+// be/s health up|down`): fully up (health rise+fall-1) or fully down
+// (health 0). It reports whether UP/DOWN changed.
+func (h *Health) Force(up bool, now time.Time) (changed bool) {
+	was, known := h.up, !h.unknown
+	h.unknown = false
+	if up {
+		h.health = h.rise + h.fall - 1
+	} else {
+		h.health = 0
+	}
+	if was == up && known {
+		return false
+	}
+	h.up, h.lastChange = up, now
+	if up {
+		h.downtime += now.Sub(h.downSince)
+	} else {
+		h.downs++
+		h.downSince = now
+	}
+	return true
+}
+
 // Up reports whether the target is considered UP.
 func (h *Health) Up() bool { return h.up }
 
@@ -139,6 +189,8 @@ func (h *Health) Fall() int { return h.fall }
 // Phase returns where the counter stands, which selects the interval.
 func (h *Health) Phase() Phase {
 	switch {
+	case h.unknown:
+		return PhaseGoingUp
 	case h.health >= h.rise+h.fall-1:
 		return PhaseUp
 	case h.health == 0:

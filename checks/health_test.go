@@ -51,6 +51,16 @@ func TestHealth(t *testing.T) {
 			{true, true, 1, true, iv.Inter},
 			{true, true, 1, false, iv.Inter},
 		}},
+		{"keepalived: first failure decides at once", 2, 2, StartUnknown, iv.FastInter, []step{
+			{false, false, 0, true, iv.DownInter},
+			{true, false, 1, false, iv.FastInter},
+			{true, true, 3, true, iv.Inter},
+		}},
+		{"keepalived: first success decides at once", 2, 2, StartUnknown, iv.FastInter, []step{
+			{true, true, 3, true, iv.Inter},
+			{false, true, 2, false, iv.FastInter},
+			{false, false, 0, true, iv.DownInter},
+		}},
 		{"zero rise and fall become 1", 0, 0, StartDown, iv.DownInter, []step{
 			{true, true, 1, true, iv.Inter},
 		}},
@@ -94,6 +104,27 @@ func TestHealthCounters(t *testing.T) {
 	h.Observe(true, t0.Add(6*time.Second)) // up at 6s after 5s down
 	if got := h.Downtime(t0.Add(100 * time.Second)); got != 5*time.Second {
 		t.Fatalf("downtime after recovery = %v, want 5s", got)
+	}
+}
+
+func TestHealthForce(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	h := NewHealth(2, 3, StartUp, t0)
+	if h.Force(true, t0) || h.Value() != 4 {
+		t.Fatalf("force up while up: changed or health %d", h.Value())
+	}
+	if !h.Force(false, t0.Add(time.Second)) || h.Up() || h.Value() != 0 || h.Downs() != 1 {
+		t.Fatalf("force down: up=%v health=%d downs=%d", h.Up(), h.Value(), h.Downs())
+	}
+	if !h.Force(true, t0.Add(3*time.Second)) || !h.Up() || h.Downtime(t0.Add(9*time.Second)) != 2*time.Second {
+		t.Fatalf("force up: up=%v downtime=%v", h.Up(), h.Downtime(t0.Add(9*time.Second)))
+	}
+	u := NewHealth(1, 1, StartUnknown, t0)
+	if u.Known() || u.Up() {
+		t.Fatal("unknown start must be neither known nor up")
+	}
+	if !u.Force(false, t0) || !u.Known() {
+		t.Fatal("forcing an unknown state down must report a change")
 	}
 }
 

@@ -47,6 +47,7 @@ type Event struct {
 // Snapshot is the current state of a Monitor, for the stats page and CSV.
 type Snapshot struct {
 	Up         bool
+	Known      bool // false before the first result with StartUnknown
 	Health     int // check_health
 	Rise, Fall int
 	Last       Result // check_status, check_code, check_duration, last_chk
@@ -103,12 +104,21 @@ func (m *Monitor) Snapshot() Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return Snapshot{
-		Up: m.health.Up(), Health: m.health.Value(),
+		Up: m.health.Up(), Known: m.health.Known(), Health: m.health.Value(),
 		Rise: m.health.Rise(), Fall: m.health.Fall(),
 		Last: m.last, LastChange: m.health.LastChange(),
 		Failed: m.health.Failed(), Downs: m.health.Downs(),
 		Downtime: m.health.Downtime(time.Now()), Checks: m.checks,
 	}
+}
+
+// Force sets the state as an operator command does (`set server be/s
+// health up|down`, see Health.Force) and reports whether UP/DOWN changed.
+// No event is sent: the caller knows.
+func (m *Monitor) Force(up bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.health.Force(up, time.Now())
 }
 
 // Up reports whether the target is UP now.
@@ -169,4 +179,16 @@ func (m *Monitor) jitter(d time.Duration) time.Duration {
 	}
 	rv := d * time.Duration(m.cfg.Spread) / 100
 	return d + rv - time.Duration(2*float64(rv)*m.cfg.Rand())
+}
+
+// FirstCheckDelay is HAProxy's start-up spread: the first check of the
+// pos-th (from 0) of n checked servers runs minInter*pos/n after start,
+// minInter being the smallest interval among them, so that the checks do
+// not all fire at once (observed on HAProxy 2.6: with inter 60s, the 2nd
+// of 6 servers is first checked after 10 s). Use it as Config.Delay.
+func FirstCheckDelay(minInter time.Duration, pos, n int) time.Duration {
+	if n <= 0 || pos <= 0 {
+		return 0
+	}
+	return minInter * time.Duration(pos) / time.Duration(n)
 }
