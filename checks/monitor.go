@@ -48,7 +48,7 @@ type Event struct {
 type Snapshot struct {
 	Up         bool
 	Known      bool // false before the first result with StartUnknown
-	Health     int // check_health
+	Health     int  // check_health
 	Rise, Fall int
 	Last       Result // check_status, check_code, check_duration, last_chk
 	LastChange time.Time
