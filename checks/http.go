@@ -327,14 +327,20 @@ func (c *HTTP) Check(ctx context.Context) Result {
 	return Result{Status: StatusL7OK, Code: resp.StatusCode}
 }
 
-// KeepalivedHTTPGet builds the request of keepalived's HTTP_GET url
-// block: GET path with keepalived's User-Agent and a Host header (the
-// virtualhost, else the checked address), sent verbatim.
-func KeepalivedHTTPGet(path, host string, http11 bool) HTTPRequest {
+// KeepalivedHTTPGet builds the request keepalived's HTTP_GET and SSL_GET
+// send for a url block: host is the virtualhost, else the checked
+// "ip:port"; protocol is http_protocol: "1.0" (default), "1.0C" (1.0 with
+// Connection: close) or "1.1" (with Connection: close). Measured with
+// keepalived 2.2.7's genhash (keepalived -T), byte for byte:
+// "GET /haproxy.txt HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:28301\r\n\r\n".
+func KeepalivedHTTPGet(path, host, protocol string) HTTPRequest {
 	r := HTTPRequest{Method: "GET", URI: path, Version: "HTTP/1.0", Verbatim: true}
 	r.Headers = []Header{{"User-Agent", "KeepAliveClient"}}
-	if http11 {
+	switch strings.ToUpper(protocol) {
+	case "1.1":
 		r.Version = "HTTP/1.1"
+		r.Headers = append(r.Headers, Header{"Connection", "close"})
+	case "1.0C":
 		r.Headers = append(r.Headers, Header{"Connection", "close"})
 	}
 	r.Headers = append(r.Headers, Header{"Host", host})

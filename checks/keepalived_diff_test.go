@@ -2,7 +2,9 @@ package checks
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -92,6 +94,44 @@ func TestSplitCommandMatchesKeepalived(t *testing.T) {
 		}
 		if !reflect.DeepEqual(ours[1:], theirs) {
 			t.Errorf("script %s: keepalived argv %q, SplitCommand %q", c.conf, theirs, ours[1:])
+		}
+	}
+}
+
+// TestKeepalivedHTTPGetMatchesGenhash compares our HTTP_GET request with
+// the one keepalived's genhash mode (keepalived -T, the same request code
+// as the HTTP_GET checker) sends, and our MD5 digest with the one it prints.
+func TestKeepalivedHTTPGetMatchesGenhash(t *testing.T) {
+	keepalived := testenv.LookPath(t, "keepalived")
+	body := "hello world, from the real server\n"
+	resp := fmt.Sprintf("HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s", len(body), body)
+	for _, tc := range []struct{ proto, vhost string }{{"1.0", ""}, {"1.0c", ""}, {"1.1", "www.example.com"}} {
+		addr, reqs := captureServer(t, resp)
+		host, port, _ := net.SplitHostPort(addr)
+		args := []string{"-T", "-s", host, "-p", port, "-u", "/haproxy.txt", "-P", tc.proto, "-t", "3"}
+		if tc.vhost != "" {
+			args = append(args, "-V", tc.vhost)
+		}
+		out, err := exec.Command(keepalived, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("keepalived %q: %v\n%s", args, err, out)
+		}
+		theirs := recv(t, reqs)
+		fields := strings.Fields(string(out))
+		digest := fields[len(fields)-1]
+
+		h := tc.vhost
+		if h == "" {
+			h = addr
+		}
+		ourAddr, ours := captureServer(t, resp)
+		req := KeepalivedHTTPGet("/haproxy.txt", h, tc.proto)
+		r := Run(t.Context(), &HTTP{Addr: ourAddr, Request: req, Expect: expects(t, "status 200-299"), Digest: digest}, 3*time.Second)
+		if r.Status != StatusL7OK {
+			t.Errorf("protocol %s: our check with genhash's digest %s: %v %q", tc.proto, digest, r.Status, r.Info)
+		}
+		if got := recv(t, ours); got != theirs {
+			t.Errorf("protocol %s:\nkeepalived sent %q\nwe sent         %q", tc.proto, theirs, got)
 		}
 	}
 }
