@@ -37,6 +37,13 @@ type TCPStep struct {
 	Pattern []byte // literal for string/binary
 	Text    string // the pattern as written (for info texts) or the comment
 	re      *regexp.Regexp
+	// OKInfo, ErrorStatus and ErrorInfoLine mirror HAProxy's expect
+	// options on-success, error-status and an on-error of the received
+	// first line, used by its built-in rule sets (see RedisCheck). With
+	// ErrorInfoLine set a timeout carries no info, as in HAProxy.
+	OKInfo        string
+	ErrorStatus   Status
+	ErrorInfoLine bool
 }
 
 // ParseTCPCheckRule parses the arguments after `tcp-check`, with escapes
@@ -161,6 +168,7 @@ func (c *TCPCheck) Check(ctx context.Context) Result {
 	}()
 	var buf []byte
 	exchanged := false
+	okInfo := "(tcp-check)"
 	comment := ""
 	for i, s := range steps {
 		n := i + 1 // HAProxy numbers configured rules from 1
@@ -223,20 +231,34 @@ func (c *TCPCheck) Check(ctx context.Context) Result {
 				if matched {
 					buf = buf[end:]
 				}
+				if s.OKInfo != "" {
+					okInfo = s.OKInfo
+				}
 				comment = ""
 				continue
 			}
 			if !matched && err != nil && isTimeout(err) {
+				if s.ErrorInfoLine {
+					return Result{Status: StatusL7TOUT}
+				}
 				return Result{Status: StatusL7TOUT, Info: fmt.Sprintf(" at step %d of tcp-check (expect %s '%s')", n, s.Match, s.Text)}
 			}
-			return Result{Status: StatusL7RSP, Info: s.failInfo() + where}
+			st := s.ErrorStatus
+			if st == 0 {
+				st = StatusL7RSP
+			}
+			if s.ErrorInfoLine {
+				line, _, _ := bytes.Cut(buf, []byte("\n"))
+				return Result{Status: st, Info: string(bytes.TrimRight(line, "\r"))}
+			}
+			return Result{Status: st, Info: s.failInfo() + where}
 		}
 		comment = ""
 	}
 	if !exchanged {
 		return Result{Status: StatusL4OK}
 	}
-	return Result{Status: StatusL7OK, Info: "(tcp-check)"}
+	return Result{Status: StatusL7OK, Info: okInfo}
 }
 
 // match reports whether buf satisfies the rule and where the match ends.
@@ -271,4 +293,15 @@ func (s *TCPStep) failInfo() string {
 	default:
 		return fmt.Sprintf("TCPCHK %s content (regex)", verb)
 	}
+}
+
+// RedisCheck is HAProxy's `option redis-check`: PING, expecting +PONG;
+// L7OK "Redis server is ok", or L7STS with the reply line (measured on
+// HAProxy 2.6).
+func RedisCheck(addr string) *TCPCheck {
+	return &TCPCheck{Addr: addr, Steps: []TCPStep{
+		{Kind: StepSend, Data: []byte("PING\r\n")},
+		{Kind: StepExpect, Match: "string", Pattern: []byte("+PONG"), Text: "+PONG",
+			OKInfo: "Redis server is ok", ErrorStatus: StatusL7STS, ErrorInfoLine: true},
+	}}
 }
