@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -255,6 +256,9 @@ type HTTP struct {
 	// (0: 16 KiB for rules, like HAProxy's check buffer; 16 MiB for a
 	// digest).
 	MaxBody int
+	// TLS, when set, speaks HTTPS (HAProxy's `check-ssl`, keepalived's
+	// SSL_GET); a failed handshake is L6RSP, a slow one L6TOUT.
+	TLS *tls.Config
 }
 
 // Check sends the request and judges the response.
@@ -266,6 +270,13 @@ func (c *HTTP) Check(ctx context.Context) Result {
 	defer conn.Close()
 	defer watch(ctx, conn)()
 	setDeadline(ctx, conn)
+	if c.TLS != nil {
+		tc, fail := handshake(ctx, conn, c.TLS)
+		if fail != nil {
+			return *fail
+		}
+		conn = tc
+	}
 	if _, err := conn.Write(c.Request.Bytes()); err != nil {
 		return ioFailure(err, StatusL7TOUT, StatusL4CON)
 	}

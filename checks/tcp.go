@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -23,6 +24,9 @@ type TCP struct {
 	ConnectTimeout time.Duration
 	// Source, when set, is the local address to bind (keepalived bindto).
 	Source net.Addr
+	// TLS, when set, adds a TLS handshake (HAProxy's `check-ssl`): success
+	// is then L6OK, a failed handshake L6RSP, a slow one L6TOUT.
+	TLS *tls.Config
 }
 
 // Check connects and closes at once.
@@ -31,8 +35,26 @@ func (c *TCP) Check(ctx context.Context) Result {
 	if fail != nil {
 		return *fail
 	}
-	conn.Close()
+	defer conn.Close()
+	if c.TLS != nil {
+		if _, fail := handshake(ctx, conn, c.TLS); fail != nil {
+			return *fail
+		}
+		return Result{Status: StatusL6OK}
+	}
 	return Result{Status: StatusL4OK}
+}
+
+// handshake runs a TLS client handshake on conn under ctx.
+func handshake(ctx context.Context, conn net.Conn, conf *tls.Config) (net.Conn, *Result) {
+	tc := tls.Client(conn, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		if ctx.Err() != nil || isTimeout(err) {
+			return nil, &Result{Status: StatusL6TOUT}
+		}
+		return nil, &Result{Status: StatusL6RSP, Info: err.Error()}
+	}
+	return tc, nil
 }
 
 // CheckAddr returns the address a server is checked on: the server's own
