@@ -19,8 +19,8 @@ type MySQL struct {
 	Addr           string
 	ConnectTimeout time.Duration
 	User           string
-	// Pre41 sends the pre-4.1 login packet (HAProxy's default when user is
-	// given without post-41).
+	// Pre41 sends the pre-4.1 login packet (`pre-41`; post-41 is
+	// HAProxy's default).
 	Pre41 bool
 }
 
@@ -45,21 +45,20 @@ func (c *MySQL) Check(ctx context.Context) Result {
 	}
 	var login []byte
 	if c.Pre41 {
-		// client flags (2), max packet (3), user NUL
-		login = []byte{0x80, 0x00, 0x00, 0x00, 0x01}
+		// client flags SECURE_CONNECTION (2), max packet (3), user NUL,
+		// empty password NUL (HAProxy 2.6's pre-41 packet)
+		login = []byte{0x00, 0x80, 0x00, 0x00, 0x01}
 	} else {
-		// client flags PROTOCOL_41|SECURE_CONNECTION|LONG_PASSWORD (4),
-		// max packet (4), charset (1), 23 zero bytes
+		// client flags PROTOCOL_41|SECURE_CONNECTION (4), max packet (4),
+		// charset utf8 (1), 23 zero bytes: HAProxy 2.6's packet, byte for
+		// byte (TestMySQLLoginMatchesHAProxy).
 		login = make([]byte, 32)
-		binary.LittleEndian.PutUint32(login, 0x00008201|0x0200)
-		binary.LittleEndian.PutUint32(login[4:], 1<<24)
-		login[8] = 8
+		binary.LittleEndian.PutUint32(login, 0x00008200)
+		binary.LittleEndian.PutUint32(login[4:], 0x01008000)
+		login[8] = 0x21
 	}
 	login = append(login, c.User...)
-	login = append(login, 0)
-	if !c.Pre41 {
-		login = append(login, 0) // empty auth response
-	}
+	login = append(login, 0, 0) // NUL after the user, empty password
 	if err := writeMySQL(conn, seq+1, login); err != nil {
 		return ioFailure(err, StatusL7TOUT, StatusL7RSP)
 	}
