@@ -311,6 +311,17 @@ func TestHTTPCheckBytesMatchHAProxy(t *testing.T) {
 		{"option httpchk\n    http-check send meth GET uri /h ver HTTP/1.1 hdr Host foo hdr X-A b body hello",
 			must(HTTPCheckSend(LegacyHTTPCheck("", "", ""), strings.Fields("meth GET uri /h ver HTTP/1.1 hdr Host foo hdr X-A b body hello")))},
 	}
+	cases = append(cases, []struct {
+		cfg string
+		req HTTPRequest
+	}{
+		{"option httpchk\n    http-check send hdr Host x",
+			must(HTTPCheckSend(LegacyHTTPCheck("", "", ""), []string{"hdr", "Host", "x"}))},
+		{"option httpchk GET /x HTTP/1.1\n    http-check send hdr Host y",
+			must(HTTPCheckSend(LegacyHTTPCheck("GET", "/x", "HTTP/1.1"), []string{"hdr", "Host", "y"}))},
+		{"option httpchk GET /x HTTP/1.0\n    http-check send body abc",
+			must(HTTPCheckSend(LegacyHTTPCheck("GET", "/x", "HTTP/1.0"), []string{"body", "abc"}))},
+	}...)
 	reply := "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n")
