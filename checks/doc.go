@@ -67,6 +67,8 @@
 //	          Expect: ParseHTTPExpect({"status", C or "200-299"}), TLS: for SSL_GET}
 //	SMTP_CHECK { helo_name N }   &SMTP{Verb: "HELO", Domain: N}
 //	PING_CHECK                   &ICMP{Addr: rs}
-//	delay_loop, retry, delay_before_retry: call Run(ctx, checker, timeout)
-//	    directly, or a Monitor with Rise 1, Fall retry+1.
+//	delay_loop L, retry N, delay_before_retry B (real_server checkers)
+//	    Config{Rise: 1, Fall: N+1, Start: StartFullyUp,
+//	           Intervals: Intervals{Inter: L, FastInter: B, DownInter: L}}
+//	    (or call Run(ctx, checker, timeout) directly for one probe)
 package checks
