@@ -341,6 +341,7 @@ func (l *loader) userlistLine(ln Line) {
 func (l *loader) finish() (*Config, *Diagnostics) {
 	l.endSection()
 	l.resolveReferences()
+	l.checkSectionReferences()
 	if l.d.HasAlerts() {
 		return nil, l.d
 	}
