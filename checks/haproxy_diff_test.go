@@ -21,10 +21,13 @@ import (
 // checker against the same fake server; status, code and info (HAProxy's
 // check_status, check_code and last_chk CSV columns) must agree.
 type diffCase struct {
-	name    string
-	cfg     string         // backend lines before the server line
-	srv     string         // server line options after "check"
-	handler func(net.Conn) // nil: a closed port
+	name string
+	cfg  string // backend lines before the server line
+	srv  string // server line options after "check"
+	// handler is a func(net.Conn) serving each connection, a
+	// func(*testing.T) string returning a special listener's address, or
+	// nil for a closed port.
+	handler any
 	ours    func(addr string) Checker
 }
 
@@ -136,6 +139,8 @@ func diffCases(t *testing.T) []diffCase {
 	return []diffCase{
 		{"tcp ok", "", "", http200, func(a string) Checker { return &TCP{Addr: a} }},
 		{"tcp refused", "", "", nil, func(a string) Checker { return &TCP{Addr: a} }},
+		{"tcp connect timeout", "", "", fullBacklog, func(a string) Checker { return &TCP{Addr: a} }},
+		{"http connect timeout", "option httpchk GET /", "", fullBacklog, httpc()},
 		{"http ok", "option httpchk GET /", "", http200, httpc()},
 		{"http 404", "option httpchk GET /", "", reply("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"), httpc()},
 		{"http refused", "option httpchk GET /", "", nil, httpc()},
@@ -239,7 +244,14 @@ func TestChecksMatchHAProxy(t *testing.T) {
 	fmt.Fprintf(&cfg, "frontend fe\n    bind %s\n    default_backend b0\n", closedPort(t))
 	addrs := make([]string, len(cases))
 	for i, c := range cases {
-		addrs[i] = serve(t, c.handler)
+		switch h := c.handler.(type) {
+		case func(*testing.T) string:
+			addrs[i] = h(t)
+		case func(net.Conn):
+			addrs[i] = serve(t, h)
+		default:
+			addrs[i] = serve(t, nil)
+		}
 		fmt.Fprintf(&cfg, "backend b%d\n    %s\n    server s %s check inter 1s %s\n", i, c.cfg, addrs[i], c.srv)
 	}
 	path := filepath.Join(dir, "haproxy.cfg")

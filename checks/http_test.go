@@ -238,14 +238,15 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-func TestTCPConnectTimeout(t *testing.T) {
-	// A listener with a full backlog that is never accepted: further SYNs
-	// are dropped, so the connect times out (L4TOUT).
+// fullBacklog returns the address of a listener whose accept queue is
+// full and never drained: further SYNs are dropped, so connects time out.
+func fullBacklog(t *testing.T) string {
+	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Close(fd)
+	t.Cleanup(func() { syscall.Close(fd) })
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -254,25 +255,24 @@ func TestTCPConnectTimeout(t *testing.T) {
 	}
 	sa, _ := syscall.Getsockname(fd)
 	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
-	var conns []net.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
 	for range 8 { // fill the accept queue
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err != nil {
 			break
 		}
-		conns = append(conns, c)
+		t.Cleanup(func() { c.Close() })
 	}
+	return addr
+}
+
+func TestTCPConnectTimeout(t *testing.T) {
+	addr := fullBacklog(t)
 	r := Run(t.Context(), &TCP{Addr: addr, ConnectTimeout: 300 * time.Millisecond}, 5*time.Second)
 	if r.Status != StatusL4TOUT {
 		t.Fatalf("got %v %q after %v, want L4TOUT", r.Status, r.Info, r.Duration)
 	}
-	if r.Duration > 2*time.Second {
-		t.Fatalf("connect timeout took %v", r.Duration)
+	if r.Duration < 300*time.Millisecond || r.Duration > 2*time.Second {
+		t.Fatalf("connect timeout took %v, want 300ms", r.Duration)
 	}
 }
 
