@@ -152,6 +152,10 @@ func diffCases(t *testing.T) []diffCase {
 		{"redis-check ok", "option redis-check", "", dialogue("", "+PONG\r\n"), func(a string) Checker { return RedisCheck(a) }},
 		{"redis-check loading", "option redis-check", "", dialogue("", "-LOADING\r\n"), func(a string) Checker { return RedisCheck(a) }},
 		{"redis-check error", "option redis-check", "", reply("-ERR unknown command\r\n"), func(a string) Checker { return RedisCheck(a) }},
+		{"http disable-on-404", "option httpchk GET /\n    http-check disable-on-404", "", reply("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"),
+			func(a string) Checker { return &HTTP{Addr: a, Request: get, DisableOn404: true} }},
+		{"http disable-on-404 200", "option httpchk GET /\n    http-check disable-on-404", "", http200,
+			func(a string) Checker { return &HTTP{Addr: a, Request: get, DisableOn404: true} }},
 		{"http expect status miss", "option httpchk GET /\n    http-check expect status 201", "", http200, httpc("status 201")},
 		{"http expect string miss", "option httpchk GET /\n    http-check expect string master", "", http200, httpc("string master")},
 		{"http expect ! string", "option httpchk GET /\n    http-check expect ! string hello", "", http200, httpc("! string hello")},
@@ -259,15 +263,14 @@ func TestChecksMatchHAProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(haproxy, "-db", "-f", path)
-	var out strings.Builder
+	var out syncBuf
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		cmd.Process.Kill() // by PID
-		cmd.Wait()
-	}()
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) } // by PID
+	defer stop()
 	results := make([]Result, len(cases))
 	var wg sync.WaitGroup
 	for i, c := range cases {
@@ -287,6 +290,7 @@ func TestChecksMatchHAProxy(t *testing.T) {
 		}
 	}
 	if t.Failed() {
+		stop()
 		t.Logf("config:\n%s\nhaproxy output:\n%s", cfg.String(), out.String())
 	}
 }

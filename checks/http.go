@@ -259,6 +259,10 @@ type HTTP struct {
 	// TLS, when set, speaks HTTPS (HAProxy's `check-ssl`, keepalived's
 	// SSL_GET); a failed handshake is L6RSP, a slow one L6TOUT.
 	TLS *tls.Config
+	// DisableOn404 is `http-check disable-on-404`: a 404 is L7OKC
+	// ("conditionally passed"): the server stays up but the caller should
+	// stop sending it new traffic (HAProxy's NOLB state).
+	DisableOn404 bool
 }
 
 // Check sends the request and judges the response.
@@ -310,6 +314,9 @@ func (c *HTTP) Check(ctx context.Context) Result {
 		if err != nil && isTimeout(err) {
 			return Result{Status: StatusL7TOUT, Code: resp.StatusCode}
 		}
+	}
+	if c.DisableOn404 && resp.StatusCode == 404 {
+		return Result{Status: StatusL7OKC, Code: 404} // no info, as HAProxy 2.6
 	}
 	if len(c.Expect) == 0 {
 		if resp.StatusCode < 200 || resp.StatusCode > 399 {

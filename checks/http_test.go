@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -338,15 +339,14 @@ func TestHTTPCheckBytesMatchHAProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(haproxy, "-db", "-f", path)
-	var out strings.Builder
+	var out syncBuf
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		cmd.Process.Kill() // by PID
-		cmd.Wait()
-	}()
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) } // by PID
+	defer stop()
 	for i, c := range cases {
 		theirs := recv(t, chans[i])
 		addr, ours := captureServer(t, reply)
@@ -359,6 +359,7 @@ func TestHTTPCheckBytesMatchHAProxy(t *testing.T) {
 		}
 	}
 	if t.Failed() {
+		stop()
 		t.Logf("haproxy output:\n%s", out.String())
 	}
 }

@@ -55,7 +55,7 @@ func TestSplitCommandMatchesKeepalived(t *testing.T) {
 	ns.Run("ip", "link", "set", "a1", "up")
 	cmd := ns.Command(keepalived, "-n", "-l", "-f", cfg, "-p", filepath.Join(dir, "k.pid"),
 		"-r", filepath.Join(dir, "v.pid"), "-c", filepath.Join(dir, "c.pid"))
-	var out strings.Builder
+	var out syncBuf
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

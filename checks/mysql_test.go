@@ -57,7 +57,7 @@ func TestMySQLLoginMatchesHAProxy(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
 	os.WriteFile(path, []byte(cfg.String()), 0o644)
 	cmd := exec.Command(haproxy, "-db", "-f", path)
-	var out strings.Builder
+	var out syncBuf
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
