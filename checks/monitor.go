@@ -128,9 +128,11 @@ func (m *Monitor) Up() bool {
 	return m.health.Up()
 }
 
-// Run checks until ctx ends, then returns ctx's error. One check runs at a
-// time; a check never outlives its timeout by more than its checker takes
-// to notice the cancelled context.
+// Run checks until ctx ends, then returns ctx's error; call it once per
+// Monitor. One check runs at a time; a check never outlives its timeout by
+// more than its checker takes to notice the cancelled context (a Script
+// waits up to KillGrace for its process group). A check cut short by ctx
+// is not recorded.
 func (m *Monitor) Run(ctx context.Context) error {
 	t := time.NewTimer(m.cfg.Delay)
 	defer t.Stop()
