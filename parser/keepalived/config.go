@@ -1,0 +1,292 @@
+// Package keepalived reads keepalived.conf as keepalived 2.2.7 does: nested
+// keyword blocks, `include` with globs, `@id` conditional lines, `$NAME`
+// definitions, `!` and `#` comments, and keepalived's leniency (an unknown
+// keyword is reported and skipped, the daemon still runs). The result is a
+// typed configuration with keepalived's defaults applied and every node's
+// file and line.
+package keepalived
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Pos is a position in a configuration file.
+type Pos struct {
+	File string
+	Line int
+}
+
+func (p Pos) String() string { return p.File + ":" + strconv.Itoa(p.Line) }
+
+// Config is a parsed keepalived.conf.
+type Config struct {
+	Files          []string
+	Global         Global
+	Scripts        []*VRRPScript
+	TrackFiles     []*TrackFile
+	Instances      []*Instance
+	SyncGroups     []*SyncGroup
+	VirtualServers []*VirtualServer
+	VSGroups       []*VirtualServerGroup
+	StaticAddrs    []VIP
+}
+
+// Script returns the vrrp_script with that name, or nil.
+func (c *Config) Script(name string) *VRRPScript {
+	for _, s := range c.Scripts {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Instance returns the vrrp_instance with that name, or nil.
+func (c *Config) Instance(name string) *Instance {
+	for _, i := range c.Instances {
+		if i.Name == name {
+			return i
+		}
+	}
+	return nil
+}
+
+// Global is global_defs.
+type Global struct {
+	Pos                      Pos
+	RouterID                 string // default: the host name
+	NotificationEmail        []string
+	NotificationEmailFrom    string // default keepalived@<host name>
+	SMTPServer               string
+	SMTPPort                 int // default 25
+	SMTPHeloName             string
+	SMTPConnectTimeout       time.Duration // default 30s
+	SMTPAlert                *bool
+	SMTPAlertVRRP            *bool
+	SMTPAlertChecker         *bool
+	EnableScriptSecurity     bool
+	ScriptUser, ScriptGroup  string
+	MaxAutoPriority          int
+	VRRPVersion              int // default 2
+	VRRPStrict               bool
+	VRRPIPTables             []string
+	VRRPGarpMasterDelay      time.Duration // default 5s
+	VRRPGarpMasterRepeat     int           // default 5
+	VRRPGarpMasterRefresh    time.Duration
+	VRRPGarpRefreshRepeat    int // default 1
+	VRRPGarpInterval         time.Duration
+	VRRPGnaInterval          time.Duration
+	VRRPLowerPrioNoAdvert    bool
+	VRRPHigherPrioSendAdvert bool
+	VRRPSkipCheckAdvAddr     bool
+	VRRPMcastGroup4          netip.Addr // default 224.0.0.18
+	VRRPMcastGroup6          netip.Addr // default ff02::12
+	EnableTraps              bool
+	NotifyFifo               string
+	NotifyFifoScript         string
+	VRRPNotifyFifo           string
+	VRRPNotifyFifoScript     string
+	LVSNotifyFifo            string
+	LVSNotifyFifoScript      string
+}
+
+// VRRPScript is a vrrp_script block.
+type VRRPScript struct {
+	Pos      Pos
+	Name     string
+	Script   []string // argv, split as keepalived splits it
+	Raw      string
+	Interval time.Duration // default 1s
+	Timeout  time.Duration // default: Interval
+	Weight   int
+	Reverse  bool
+	Rise     int // default 1
+	Fall     int // default 1
+	User     string
+	Group    string
+	InitFail bool
+	// Insecure is set when enable_script_security found the script
+	// writable by a non-root user: keepalived disables it.
+	Insecure bool
+}
+
+// TrackFile is a vrrp_track_file / track_file block.
+type TrackFile struct {
+	Pos      Pos
+	Name     string
+	File     string
+	Weight   int
+	Reverse  bool
+	InitFile string
+}
+
+// VIP is one line of virtual_ipaddress (or excluded, or static_ipaddress):
+// ADDR[/LEN] [brd X] [dev IF] [scope S] [label L] [no_track] ...
+type VIP struct {
+	Pos       Pos
+	Prefix    netip.Prefix // /32 or /128 when no length is given
+	Broadcast string
+	Dev       string
+	Scope     string
+	Label     string
+	NoTrack   bool
+	Peer      string
+	Raw       string
+}
+
+// Route is one line of virtual_routes, kept as its words (passed to
+// netlink by the daemon).
+type Route struct {
+	Pos   Pos
+	Words []string
+}
+
+// TrackedScript is an entry of track_script.
+type TrackedScript struct {
+	Name      string
+	Weight    int
+	HasWeight bool
+	Reverse   bool
+}
+
+// TrackedInterface is an entry of track_interface.
+type TrackedInterface struct {
+	Name      string
+	Weight    int
+	HasWeight bool
+	Reverse   bool
+}
+
+// Instance is a vrrp_instance block with keepalived's defaults applied.
+type Instance struct {
+	Pos                    Pos
+	Name                   string
+	State                  string // MASTER or BACKUP (the initial wish)
+	Interface              string
+	VRID                   int
+	Priority               int           // default 100
+	AdvertInt              time.Duration // default 1s
+	Version                int           // from vrrp_version, default 2
+	AuthType               string        // "", PASS, AH
+	AuthPass               string        // truncated to 8 bytes
+	VIPs                   []VIP
+	ExcludedVIPs           []VIP
+	Routes                 []Route
+	Rules                  []Route
+	UnicastSrcIP           netip.Addr
+	UnicastPeers           []netip.Addr
+	McastSrcIP             netip.Addr
+	NoPreempt              bool
+	PreemptDelay           time.Duration
+	TrackInterfaces        []TrackedInterface
+	TrackScripts           []TrackedScript
+	TrackFiles             []TrackedScript
+	NotifyMaster           string
+	NotifyBackup           string
+	NotifyFault            string
+	NotifyStop             string
+	Notify                 string
+	NotifyMasterRxLowerPri string
+	SMTPAlert              *bool
+	GarpMasterDelay        time.Duration
+	GarpMasterRepeat       int
+	GarpMasterRefresh      time.Duration
+	GarpRefreshRepeat      int
+	GarpLowerPrioDelay     time.Duration
+	GarpLowerPrioRepeat    int
+	LowerPrioNoAdvert      *bool
+	HigherPrioSendAdvert   *bool
+	UseVMAC                bool
+	VMACName               string
+	VMACXmitBase           bool
+	NativeIPv6             bool
+	DontTrackPrimary       bool
+	Accept                 *bool
+	SkipCheckAdvAddr       *bool
+	Strict                 bool
+	Debug                  int
+	IPv6                   bool // the VIPs are IPv6 (keepalived uses v3 then)
+}
+
+// SyncGroup is a vrrp_sync_group block.
+type SyncGroup struct {
+	Pos          Pos
+	Name         string
+	Group        []string
+	NotifyMaster string
+	NotifyBackup string
+	NotifyFault  string
+	NotifyStop   string
+	Notify       string
+	TrackScripts []TrackedScript
+	SMTPAlert    *bool
+}
+
+// VirtualServer is an LVS virtual_server block.
+type VirtualServer struct {
+	Pos                Pos
+	Addr               string // "IP PORT", "fwmark N" or "group NAME"
+	IP                 netip.Addr
+	Port               int
+	FWMark             int
+	Group              string
+	DelayLoop          time.Duration // default 60s
+	LBAlgo             string        // default rr
+	LBKind             string        // NAT, DR, TUN
+	PersistenceTimeout time.Duration
+	Protocol           string // TCP (default), UDP, SCTP
+	SorryServer        string
+	Quorum             int
+	Hysteresis         int
+	QuorumUp           string
+	QuorumDown         string
+	Alpha, Omega       bool
+	VirtualHost        string
+	RealServers        []*RealServer
+}
+
+// RealServer is a real_server block.
+type RealServer struct {
+	Pos              Pos
+	IP               netip.Addr
+	Port             int
+	Weight           int // default 1
+	InhibitOnFailure bool
+	NotifyUp         string
+	NotifyDown       string
+	Checkers         []*Checker
+}
+
+// Checker is a health checker of a real server (TCP_CHECK, HTTP_GET,
+// SSL_GET, MISC_CHECK, SMTP_CHECK, DNS_CHECK, PING_CHECK, UDP_CHECK).
+type Checker struct {
+	Pos              Pos
+	Kind             string
+	ConnectIP        netip.Addr
+	ConnectPort      int
+	ConnectTimeout   time.Duration // default 5s
+	Retry            int           // nb_get_retry / retry
+	DelayBeforeRetry time.Duration
+	URLs             []URLCheck
+	MiscPath         string
+	MiscTimeout      time.Duration
+	MiscDynamic      bool
+	VirtualHost      string
+	Options          map[string]string // other keywords, as written
+}
+
+// URLCheck is a url block of HTTP_GET/SSL_GET.
+type URLCheck struct {
+	Path       string
+	Digest     string
+	StatusCode []string
+}
+
+// VirtualServerGroup is a virtual_server_group block.
+type VirtualServerGroup struct {
+	Pos     Pos
+	Name    string
+	Entries []string
+}

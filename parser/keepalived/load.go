@@ -1,0 +1,175 @@
+package keepalived
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Options tunes Load.
+type Options struct {
+	// ConfigID selects @id conditional lines (default: the host name,
+	// like keepalived's -i).
+	ConfigID string
+	// ReadFile reads files (default os.ReadFile).
+	ReadFile func(string) ([]byte, error)
+	// InterfaceExists checks interface names (default: the system's);
+	// a missing interface is a warning, as in keepalived.
+	InterfaceExists func(string) bool
+	// CheckScriptSecurity runs the enable_script_security checks on the
+	// file system (default true when enable_script_security is set).
+	SkipScriptSecurity bool
+}
+
+// Load reads path and returns the configuration with keepalived's
+// defaults applied. Like keepalived, it returns a configuration even when
+// problems were reported (they are in the diagnostics); it returns nil
+// only when the file cannot be read at all.
+func Load(path string, opt Options) (*Config, *Diagnostics) {
+	d := &Diagnostics{}
+	if opt.ReadFile == nil {
+		opt.ReadFile = defaultReadFile
+	}
+	if opt.ConfigID == "" {
+		opt.ConfigID = hostname()
+	}
+	if opt.InterfaceExists == nil {
+		opt.InterfaceExists = func(name string) bool {
+			_, err := net.InterfaceByName(name)
+			return err == nil
+		}
+	}
+	if _, err := opt.ReadFile(path); err != nil {
+		d.Errorf(Pos{}, "Configuration file '%s' open problem (%v)", path, err)
+		d.Fatal = true
+		return nil, d
+	}
+	r := &reader{d: d, configID: opt.ConfigID, readFile: opt.ReadFile, defs: map[string][]string{}}
+	r.readPath(path, Pos{})
+	cfg := newConfig()
+	cfg.Files = r.files
+	w := &walker{toks: tokenize(r.lines, d), d: d, cfg: cfg, opt: opt, vridSeen: map[*Instance]bool{}}
+	w.block(topTable(), nil, true)
+	validate(cfg, d, opt)
+	return cfg, d
+}
+
+func newConfig() *Config {
+	h := hostname()
+	return &Config{Global: Global{
+		RouterID:              h,
+		NotificationEmailFrom: "keepalived@" + h,
+		SMTPPort:              25,
+		SMTPConnectTimeout:    30 * time.Second,
+		VRRPVersion:           2,
+		VRRPGarpMasterDelay:   5 * time.Second,
+		VRRPGarpMasterRepeat:  5,
+		VRRPGarpRefreshRepeat: 1,
+		VRRPMcastGroup4:       netip.MustParseAddr("224.0.0.18"),
+		VRRPMcastGroup6:       netip.MustParseAddr("ff02::12"),
+	}}
+}
+
+// validate runs the checks keepalived makes once everything is read, and
+// applies the global defaults to the instances.
+func validate(c *Config, d *Diagnostics, opt Options) {
+	g := &c.Global
+	for _, in := range c.Instances {
+		if in.GarpMasterDelay == 0 {
+			in.GarpMasterDelay = g.VRRPGarpMasterDelay
+		}
+		if in.GarpMasterRepeat == 0 {
+			in.GarpMasterRepeat = g.VRRPGarpMasterRepeat
+		}
+		if in.GarpMasterRefresh == 0 {
+			in.GarpMasterRefresh = g.VRRPGarpMasterRefresh
+		}
+		if in.GarpRefreshRepeat == 0 {
+			in.GarpRefreshRepeat = g.VRRPGarpRefreshRepeat
+		}
+		if in.Version == 0 {
+			in.Version = g.VRRPVersion
+		}
+		if in.Interface != "" && !opt.InterfaceExists(in.Interface) {
+			d.Errorf(in.Pos, "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, in.Name)
+		}
+		for _, v := range in.VIPs {
+			if v.Dev != "" && !opt.InterfaceExists(v.Dev) {
+				d.Errorf(v.Pos, "WARNING - interface %s for ip address %s doesn't exist", v.Dev, v.Prefix)
+			}
+		}
+		kept := in.TrackScripts[:0]
+		for _, ts := range in.TrackScripts {
+			if c.Script(ts.Name) == nil {
+				d.Errorf(in.Pos, "(%s) track script %s not found, ignoring...", in.Name, ts.Name)
+				continue
+			}
+			kept = append(kept, ts)
+		}
+		in.TrackScripts = kept
+		if in.Priority == 255 && in.State != "MASTER" {
+			// The address owner always starts as master.
+			in.State = "MASTER"
+		}
+	}
+	// Two instances with the same VRID on one interface clash.
+	seen := map[string]*Instance{}
+	for _, in := range c.Instances {
+		key := fmt.Sprintf("%s/%d/%v", in.Interface, in.VRID, in.IPv6)
+		if o, dup := seen[key]; dup && in.VRID != 0 {
+			d.Errorf(in.Pos, "(%s) VRID %d is already used by %s on interface %s", in.Name, in.VRID, o.Name, in.Interface)
+		}
+		seen[key] = in
+	}
+	for _, grp := range c.SyncGroups {
+		for _, name := range grp.Group {
+			if c.Instance(name) == nil {
+				d.Errorf(grp.Pos, "Virtual router %s specified in sync group %s doesn't exist - ignoring", name, grp.Name)
+			}
+		}
+	}
+	if g.EnableScriptSecurity && !opt.SkipScriptSecurity {
+		for _, s := range c.Scripts {
+			if len(s.Script) > 0 && !scriptSafe(s.Script[0]) {
+				d.Errorf(s.Pos, "Unsafe permissions found for script '%s' - disabling.", s.Raw)
+				s.Insecure = true
+				d.SecurityViolation = true
+			}
+		}
+	}
+}
+
+// scriptSafe applies enable_script_security: neither the script nor any
+// directory above it may be writable by a non-root user.
+func scriptSafe(path string) bool {
+	if !filepath.IsAbs(path) {
+		return true // resolved through PATH at run time
+	}
+	for p := path; ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return true // a missing script fails when run, not here
+		}
+		if st.Mode().Perm()&0o022 != 0 && !(st.IsDir() && st.Mode()&os.ModeSticky != 0 && p != path) {
+			return false
+		}
+		if p == "/" || p == "." {
+			return true
+		}
+	}
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	if i := strings.IndexByte(h, '.'); i > 0 {
+		return h
+	}
+	return h
+}

@@ -1,0 +1,254 @@
+package keepalived
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func startVS(w *walker, s stmt) {
+	vs := &VirtualServer{Pos: s.Pos, Addr: s.joinArgs(), DelayLoop: 60 * time.Second, LBAlgo: "rr", Protocol: "TCP", Quorum: 1}
+	switch {
+	case len(s.Args) >= 2 && s.Args[0] == "fwmark":
+		vs.FWMark, _ = strconv.Atoi(s.Args[1])
+	case len(s.Args) >= 2 && s.Args[0] == "group":
+		vs.Group = s.Args[1]
+	case len(s.Args) >= 1:
+		ip, err := netip.ParseAddr(s.Args[0])
+		if err != nil {
+			w.d.Errorf(s.Pos, "Invalid virtual server IP address %s - skipping", s.Args[0])
+		}
+		vs.IP = ip
+		if len(s.Args) > 1 {
+			vs.Port, _ = strconv.Atoi(s.Args[1])
+		}
+	default:
+		w.d.Errorf(s.Pos, "virtual_server requires an address")
+	}
+	w.vs = vs
+	w.cfg.VirtualServers = append(w.cfg.VirtualServers, vs)
+}
+
+func startVSG(w *walker, s stmt) {
+	g := &VirtualServerGroup{Pos: s.Pos}
+	if len(s.Args) > 0 {
+		g.Name = s.Args[0]
+	}
+	w.vsg = g
+	w.cfg.VSGroups = append(w.cfg.VSGroups, g)
+}
+
+var lbAlgos = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "lblcr": true,
+	"dh": true, "sh": true, "sed": true, "nq": true, "fo": true, "ovf": true, "mh": true, "twos": true}
+
+func vsTable() table {
+	vs := func(f func(w *walker, vs *VirtualServer, s stmt)) keyword {
+		return keyword{handle: func(w *walker, s stmt) { f(w, w.vs, s) }}
+	}
+	t := table{
+		"delay_loop": vs(func(w *walker, v *VirtualServer, s stmt) {
+			if d, ok := w.secArg(s, 0); ok {
+				v.DelayLoop = d
+			}
+		}),
+		"lb_algo": vs(func(w *walker, v *VirtualServer, s stmt) {
+			a, _ := w.arg(s, 0)
+			if !lbAlgos[a] {
+				w.d.Errorf(s.Pos, "Invalid lb_algo '%s' - ignoring", a)
+				return
+			}
+			v.LBAlgo = a
+		}),
+		"lvs_sched": vs(func(w *walker, v *VirtualServer, s stmt) { v.LBAlgo, _ = w.arg(s, 0) }),
+		"lb_kind": vs(func(w *walker, v *VirtualServer, s stmt) {
+			a, _ := w.arg(s, 0)
+			switch strings.ToUpper(a) {
+			case "NAT", "DR", "TUN":
+				v.LBKind = strings.ToUpper(a)
+			default:
+				w.d.Errorf(s.Pos, "Invalid lb_kind '%s' - ignoring", a)
+			}
+		}),
+		"lvs_method": vs(func(w *walker, v *VirtualServer, s stmt) { v.LBKind, _ = w.arg(s, 0) }),
+		"persistence_timeout": vs(func(w *walker, v *VirtualServer, s stmt) {
+			v.PersistenceTimeout = 6 * time.Minute
+			if len(s.Args) > 0 {
+				if d, ok := w.secArg(s, 0); ok {
+					v.PersistenceTimeout = d
+				}
+			}
+		}),
+		"protocol": vs(func(w *walker, v *VirtualServer, s stmt) {
+			a, _ := w.arg(s, 0)
+			switch strings.ToUpper(a) {
+			case "TCP", "UDP", "SCTP":
+				v.Protocol = strings.ToUpper(a)
+			default:
+				w.d.Errorf(s.Pos, "Unknown protocol %s - ignoring", a)
+			}
+		}),
+		"sorry_server": vs(func(w *walker, v *VirtualServer, s stmt) { v.SorryServer = s.joinArgs() }),
+		"quorum": vs(func(w *walker, v *VirtualServer, s stmt) {
+			if q, ok := w.intArg(s, 0, 1, 1<<30); ok {
+				v.Quorum = q
+			}
+		}),
+		"hysteresis": vs(func(w *walker, v *VirtualServer, s stmt) {
+			if q, ok := w.intArg(s, 0, 0, 1<<30); ok {
+				v.Hysteresis = q
+			}
+		}),
+		"quorum_up":               vs(func(w *walker, v *VirtualServer, s stmt) { v.QuorumUp = s.joinArgs() }),
+		"quorum_down":             vs(func(w *walker, v *VirtualServer, s stmt) { v.QuorumDown = s.joinArgs() }),
+		"alpha":                   vs(func(w *walker, v *VirtualServer, s stmt) { v.Alpha = true }),
+		"omega":                   vs(func(w *walker, v *VirtualServer, s stmt) { v.Omega = true }),
+		"virtualhost":             vs(func(w *walker, v *VirtualServer, s stmt) { v.VirtualHost, _ = w.arg(s, 0) }),
+		"real_server":             {handle: startRS, sub: func(*walker) table { return rsTable() }},
+		"sorry_server_inhibit":    {handle: ignore},
+		"sorry_server_lvs_method": {handle: ignore},
+		"ha_suspend":              {handle: ignore},
+		"ops":                     {handle: ignore},
+		"persistence_engine":      {handle: ignore},
+		"persistence_granularity": {handle: ignore},
+		"smtp_alert":              {handle: ignore},
+		"retry":                   {handle: ignore},
+		"delay_before_retry":      {handle: ignore},
+		"warmup":                  {handle: ignore},
+		"connect_timeout":         {handle: ignore},
+		"inhibit_on_failure":      {handle: ignore},
+		"ip_family":               {handle: ignore},
+		"lvs_flags":               {handle: ignore},
+		"lb_flags":                {handle: ignore},
+		"flag-1":                  {handle: ignore}, "flag-2": {handle: ignore}, "flag-3": {handle: ignore},
+		"sh-port": {handle: ignore}, "sh-fallback": {handle: ignore}, "mh-port": {handle: ignore}, "mh-fallback": {handle: ignore},
+	}
+	return t
+}
+
+func startRS(w *walker, s stmt) {
+	rs := &RealServer{Pos: s.Pos, Weight: 1}
+	if len(s.Args) > 0 {
+		ip, err := netip.ParseAddr(s.Args[0])
+		if err != nil {
+			w.d.Errorf(s.Pos, "Invalid real server ip address %s - skipping", s.Args[0])
+		}
+		rs.IP = ip
+	}
+	if len(s.Args) > 1 {
+		rs.Port, _ = strconv.Atoi(s.Args[1])
+	}
+	w.rs = rs
+	w.vs.RealServers = append(w.vs.RealServers, rs)
+}
+
+var checkerKinds = []string{"TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "PING_CHECK", "UDP_CHECK", "FILE_CHECK", "BFD_CHECK"}
+
+func rsTable() table {
+	rs := func(f func(w *walker, r *RealServer, s stmt)) keyword {
+		return keyword{handle: func(w *walker, s stmt) { f(w, w.rs, s) }}
+	}
+	t := table{
+		"weight": rs(func(w *walker, r *RealServer, s stmt) {
+			if v, ok := w.intArg(s, 0, 0, 65535); ok {
+				r.Weight = v
+			}
+		}),
+		"inhibit_on_failure": rs(func(w *walker, r *RealServer, s stmt) { r.InhibitOnFailure = true }),
+		"notify_up":          rs(func(w *walker, r *RealServer, s stmt) { r.NotifyUp = s.joinArgs() }),
+		"notify_down":        rs(func(w *walker, r *RealServer, s stmt) { r.NotifyDown = s.joinArgs() }),
+		"uthreshold":         {handle: ignore},
+		"lthreshold":         {handle: ignore},
+		"smtp_alert":         {handle: ignore},
+		"delay_loop":         {handle: ignore},
+		"retry":              {handle: ignore},
+		"delay_before_retry": {handle: ignore},
+		"warmup":             {handle: ignore},
+		"connect_timeout":    {handle: ignore},
+		"virtualhost":        {handle: ignore},
+		"alpha":              {handle: ignore},
+		"lvs_method":         {handle: ignore},
+	}
+	for _, k := range checkerKinds {
+		kind := k
+		t[kind] = keyword{
+			handle: func(w *walker, s stmt) {
+				w.checker = &Checker{Pos: s.Pos, Kind: kind, ConnectTimeout: 5 * time.Second, Retry: 1, Options: map[string]string{}}
+				w.rs.Checkers = append(w.rs.Checkers, w.checker)
+			},
+			sub: func(*walker) table { return checkerTable() },
+		}
+	}
+	return t
+}
+
+func checkerTable() table {
+	c := func(f func(w *walker, c *Checker, s stmt)) keyword {
+		return keyword{handle: func(w *walker, s stmt) { f(w, w.checker, s) }}
+	}
+	t := table{
+		"connect_ip": c(func(w *walker, ch *Checker, s stmt) {
+			if a, ok := w.addrArg(s, 0); ok {
+				ch.ConnectIP = a
+			}
+		}),
+		"connect_port": c(func(w *walker, ch *Checker, s stmt) {
+			if v, ok := w.intArg(s, 0, 1, 65535); ok {
+				ch.ConnectPort = v
+			}
+		}),
+		"connect_timeout": c(func(w *walker, ch *Checker, s stmt) {
+			if d, ok := w.secArg(s, 0); ok {
+				ch.ConnectTimeout = d
+			}
+		}),
+		"retry": c(func(w *walker, ch *Checker, s stmt) {
+			if v, ok := w.intArg(s, 0, 0, 1<<30); ok {
+				ch.Retry = v
+			}
+		}),
+		"nb_get_retry": c(func(w *walker, ch *Checker, s stmt) {
+			if v, ok := w.intArg(s, 0, 0, 1<<30); ok {
+				ch.Retry = v
+			}
+		}),
+		"delay_before_retry": c(func(w *walker, ch *Checker, s stmt) {
+			if d, ok := w.secArg(s, 0); ok {
+				ch.DelayBeforeRetry = d
+			}
+		}),
+		"misc_path":    c(func(w *walker, ch *Checker, s stmt) { ch.MiscPath = s.joinArgs() }),
+		"misc_timeout": c(func(w *walker, ch *Checker, s stmt) { ch.MiscTimeout, _ = w.secArg(s, 0) }),
+		"misc_dynamic": c(func(w *walker, ch *Checker, s stmt) { ch.MiscDynamic = true }),
+		"virtualhost":  c(func(w *walker, ch *Checker, s stmt) { ch.VirtualHost, _ = w.arg(s, 0) }),
+		"url": {
+			handle: func(w *walker, s stmt) {
+				w.checker.URLs = append(w.checker.URLs, URLCheck{})
+				w.url = &w.checker.URLs[len(w.checker.URLs)-1]
+			},
+			sub: func(*walker) table {
+				return table{
+					"path":             {handle: func(w *walker, s stmt) { w.url.Path, _ = w.arg(s, 0) }},
+					"digest":           {handle: func(w *walker, s stmt) { w.url.Digest, _ = w.arg(s, 0) }},
+					"status_code":      {handle: func(w *walker, s stmt) { w.url.StatusCode = append(w.url.StatusCode, s.Args...) }},
+					"virtualhost":      {handle: ignore},
+					"regex":            {handle: ignore},
+					"regex_no_match":   {handle: ignore},
+					"regex_options":    {handle: ignore},
+					"regex_stack":      {handle: ignore},
+					"regex_min_offset": {handle: ignore},
+					"regex_max_offset": {handle: ignore},
+					"fast_recovery":    {handle: ignore},
+				}
+			},
+		},
+	}
+	// Checker-specific keywords kept as written.
+	for _, k := range []string{"bindto", "bind_port", "bind_if", "fwmark", "warmup", "helo_name", "type", "name",
+		"http_protocol", "enable_sni", "tls_compliant", "protocol", "require_reply", "payload", "ip_family",
+		"alpha", "log_all_failures", "dynamic", "user", "timeout", "tcp_check"} {
+		key := k
+		t[key] = keyword{handle: func(w *walker, s stmt) { w.checker.Options[key] = s.joinArgs() }}
+	}
+	return t
+}
