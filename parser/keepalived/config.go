@@ -31,6 +31,8 @@ type Config struct {
 	VirtualServers []*VirtualServer
 	VSGroups       []*VirtualServerGroup
 	StaticAddrs    []VIP
+	StaticRoutes   []Route
+	StaticRules    []Route
 }
 
 // Script returns the vrrp_script with that name, or nil.
@@ -110,6 +112,9 @@ type VRRPScript struct {
 	// Insecure is set when enable_script_security found the script
 	// writable by a non-root user: keepalived disables it.
 	Insecure bool
+	// Missing is set when the program does not exist: keepalived
+	// disables the script.
+	Missing bool
 }
 
 // TrackFile is a vrrp_track_file / track_file block.
@@ -136,15 +141,29 @@ type VIP struct {
 	Raw       string
 }
 
-// Route is one line of virtual_routes, kept as its words (passed to
-// netlink by the daemon).
+// Route is one line of virtual_routes/static_routes or, for Rules, of
+// virtual_rules/static_rules. Words keeps the line as written; the fields
+// hold what govrrpd understood of it.
 type Route struct {
 	Pos   Pos
 	Words []string
+	Type  string       // route type: "" (unicast), blackhole, unreachable, prohibit, throw
+	Dst   netip.Prefix // routes: destination
+	Src   netip.Addr   // routes: "src" preferred source
+	Via   []netip.Addr // routes: gateways ("via", "gw", "or", "nexthop via")
+	Dev   string
+	Table string
+	// NoTrack is set by no_track, or when the route names no interface
+	// (keepalived cannot track it then).
+	NoTrack bool
+	From    netip.Prefix // rules: from
+	To      netip.Prefix // rules: to
+	Pref    int          // rules: preference (keepalived assigns one when absent)
 }
 
 // TrackedScript is an entry of track_script.
 type TrackedScript struct {
+	Pos       Pos
 	Name      string
 	Weight    int
 	HasWeight bool
@@ -165,6 +184,7 @@ type Instance struct {
 	Name                   string
 	State                  string // MASTER or BACKUP (the initial wish)
 	Interface              string
+	InterfacePos           Pos
 	VRID                   int
 	Priority               int           // default 100
 	AdvertInt              time.Duration // default 1s
@@ -237,6 +257,7 @@ type VirtualServer struct {
 	LBKind             string        // NAT, DR, TUN
 	PersistenceTimeout time.Duration
 	Protocol           string // TCP (default), UDP, SCTP
+	protocolSet        bool
 	SorryServer        string
 	Quorum             int
 	Hysteresis         int
@@ -275,6 +296,8 @@ type Checker struct {
 	MiscDynamic      bool
 	VirtualHost      string
 	Options          map[string]string // other keywords, as written
+	// Hosts are SMTP_CHECK's host blocks: each a target of its own.
+	Hosts []*Checker
 }
 
 // URLCheck is a url block of HTTP_GET/SSL_GET.

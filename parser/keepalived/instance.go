@@ -40,13 +40,6 @@ func instanceTable() table {
 	in := func(f func(w *walker, in *Instance, s stmt)) keyword {
 		return keyword{handle: func(w *walker, s stmt) { f(w, w.inst, s) }}
 	}
-	str := func(set func(in *Instance, v string)) keyword {
-		return in(func(w *walker, i *Instance, s stmt) {
-			if v, ok := w.arg(s, 0); ok {
-				set(i, v)
-			}
-		})
-	}
 	script := func(set func(in *Instance, v string)) keyword {
 		return in(func(w *walker, i *Instance, s stmt) { set(i, s.joinArgs()) })
 	}
@@ -69,7 +62,15 @@ func instanceTable() table {
 				i.State = "BACKUP"
 			}
 		}),
-		"interface": str(func(i *Instance, v string) { i.Interface = v }),
+		"interface": in(func(w *walker, i *Instance, s stmt) {
+			if v, ok := w.arg(s, 0); ok {
+				i.Interface, i.InterfacePos = v, s.Pos
+			}
+		}),
+		"lvs_sync_daemon_interface": in(func(w *walker, i *Instance, s stmt) {
+			w.d.Errorf(s.Pos, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", i.Name)
+			w.d.Errorf(s.Pos, "        Please use global lvs_sync_daemon")
+		}),
 		"virtual_router_id": in(func(w *walker, i *Instance, s stmt) {
 			w.vridSeen[i] = true
 			v, ok := w.intArg(s, 0, 1, 255)
@@ -102,9 +103,16 @@ func instanceTable() table {
 		}),
 		"authentication": {sub: func(*walker) table { return authTable() }},
 		"virtual_ipaddress": {list: func(w *walker, s stmt) {
-			if v, ok := w.parseVIP(s); ok {
-				w.inst.VIPs = append(w.inst.VIPs, v)
+			v, ok := w.parseVIP(s)
+			if !ok {
+				return
 			}
+			if n := len(w.inst.VIPs); n > 0 && w.inst.VIPs[0].Prefix.Addr().Is4() != v.Prefix.Addr().Is4() {
+				// keepalived: the first address sets the instance's family.
+				w.d.Errorf(s.Pos, "(%s): address family must match VRRP instance [%s] - ignoring", w.inst.Name, s.Kw)
+				return
+			}
+			w.inst.VIPs = append(w.inst.VIPs, v)
 		}},
 		"virtual_ipaddress_excluded": {list: func(w *walker, s stmt) {
 			if v, ok := w.parseVIP(s); ok {
@@ -112,10 +120,14 @@ func instanceTable() table {
 			}
 		}},
 		"virtual_routes": {list: func(w *walker, s stmt) {
-			w.inst.Routes = append(w.inst.Routes, Route{Pos: s.Pos, Words: append([]string{s.Kw}, s.Args...)})
+			if r, ok := w.parseRoute(s, true); ok {
+				w.inst.Routes = append(w.inst.Routes, r)
+			}
 		}},
 		"virtual_rules": {list: func(w *walker, s stmt) {
-			w.inst.Rules = append(w.inst.Rules, Route{Pos: s.Pos, Words: append([]string{s.Kw}, s.Args...)})
+			if r, ok := w.parseRule(s); ok {
+				w.inst.Rules = append(w.inst.Rules, r)
+			}
 		}},
 		"unicast_src_ip": in(func(w *walker, i *Instance, s stmt) {
 			if a, ok := w.addrArg(s, 0); ok {
@@ -125,7 +137,7 @@ func instanceTable() table {
 		"unicast_peer": {list: func(w *walker, s stmt) {
 			a, err := netip.ParseAddr(s.Kw)
 			if err != nil {
-				w.d.Errorf(s.Pos, "(%s) Invalid unicast peer '%s' - ignoring", w.inst.Name, s.Kw)
+				w.d.Errorf(s.Pos, "Configuration error: VRRP instance[%s] malformed unicast peer address[%s]. Skipping...", w.inst.Name, s.Kw)
 				return
 			}
 			w.inst.UnicastPeers = append(w.inst.UnicastPeers, a)
@@ -139,7 +151,11 @@ func instanceTable() table {
 		"preempt":   flag(func(i *Instance) { i.NoPreempt = false }),
 		"preempt_delay": in(func(w *walker, i *Instance, s stmt) {
 			v, ok := w.secArg(s, 0)
-			if !ok || v > 1000*time.Second {
+			if !ok {
+				return
+			}
+			if v > 1000*time.Second {
+				w.d.Errorf(s.Pos, "number '%s' outside range [0.000000, 1000.000000]", s.Args[0])
 				w.d.Errorf(s.Pos, "(%s) Preempt_delay not valid! must be between 0-1000", i.Name)
 				return
 			}
@@ -151,7 +167,7 @@ func instanceTable() table {
 			w.inst.TrackInterfaces = append(w.inst.TrackInterfaces, ti)
 		}},
 		"track_script": {list: func(w *walker, s stmt) {
-			ts := TrackedScript{Name: s.Kw}
+			ts := TrackedScript{Pos: s.Pos, Name: s.Kw}
 			w.trackWeight(s, &ts.Weight, &ts.HasWeight, &ts.Reverse)
 			w.inst.TrackScripts = append(w.inst.TrackScripts, ts)
 		}},

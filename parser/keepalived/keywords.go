@@ -83,8 +83,16 @@ func topTable() table {
 				w.cfg.StaticAddrs = append(w.cfg.StaticAddrs, v)
 			}
 		}},
-		"static_routes":       {list: ignore},
-		"static_rules":        {list: ignore},
+		"static_routes": {list: func(w *walker, s stmt) {
+			if r, ok := w.parseRoute(s, false); ok {
+				w.cfg.StaticRoutes = append(w.cfg.StaticRoutes, r)
+			}
+		}},
+		"static_rules": {list: func(w *walker, s stmt) {
+			if r, ok := w.parseRule(s); ok {
+				w.cfg.StaticRules = append(w.cfg.StaticRules, r)
+			}
+		}},
 		"linkbeat_interfaces": {list: ignore},
 		"garp_group": {sub: func(*walker) table {
 			return table{"garp_interval": {}, "gna_interval": {}, "interface": {}, "interfaces": {list: ignore}}
@@ -242,12 +250,19 @@ func startScript(w *walker, s stmt) {
 
 func endScript(w *walker) {
 	sc := w.script
+	// keepalived reports a vrrp_script's problems at its closing brace.
+	for i := range w.refs {
+		if w.refs[i].script == sc {
+			w.refs[i].pos = w.closed
+		}
+	}
 	if sc.Timeout == 0 {
 		// keepalived: the default timeout is the interval.
 		sc.Timeout = sc.Interval
 	}
 	if len(sc.Script) == 0 {
-		w.d.Errorf(sc.Pos, "No script specified for vrrp_script %s - ignoring", sc.Name)
+		w.d.Errorf(w.closed, "No script set for vrrp_script %s - removing", sc.Name)
+		w.cfg.removeScript(sc)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -20,8 +19,9 @@ type Options struct {
 	// InterfaceExists checks interface names (default: the system's);
 	// a missing interface is a warning, as in keepalived.
 	InterfaceExists func(string) bool
-	// CheckScriptSecurity runs the enable_script_security checks on the
-	// file system (default true when enable_script_security is set).
+	// SkipScriptSecurity skips the script checks that look at the file
+	// system and the user database (script existence, permissions,
+	// keepalived_script): for fuzzing and for dumping foreign configs.
 	SkipScriptSecurity bool
 }
 
@@ -54,7 +54,7 @@ func Load(path string, opt Options) (*Config, *Diagnostics) {
 	cfg.Files = r.files
 	w := &walker{toks: tokenize(r.lines, d), d: d, cfg: cfg, opt: opt, vridSeen: map[*Instance]bool{}}
 	w.block(topTable(), nil, true)
-	validate(cfg, d, opt)
+	validate(cfg, d, opt, w.refs)
 	return cfg, d
 }
 
@@ -76,8 +76,12 @@ func newConfig() *Config {
 
 // validate runs the checks keepalived makes once everything is read, and
 // applies the global defaults to the instances.
-func validate(c *Config, d *Diagnostics, opt Options) {
+func validate(c *Config, d *Diagnostics, opt Options, refs []scriptRef) {
 	g := &c.Global
+	if !opt.SkipScriptSecurity {
+		checkScripts(c, d, refs)
+	}
+	missingIf := false
 	for _, in := range c.Instances {
 		if in.GarpMasterDelay == 0 {
 			in.GarpMasterDelay = g.VRRPGarpMasterDelay
@@ -95,7 +99,8 @@ func validate(c *Config, d *Diagnostics, opt Options) {
 			in.Version = g.VRRPVersion
 		}
 		if in.Interface != "" && !opt.InterfaceExists(in.Interface) {
-			d.Errorf(in.Pos, "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, in.Name)
+			missingIf = true
+			d.Errorf(in.InterfacePos, "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, in.Name)
 		}
 		for _, v := range in.VIPs {
 			if v.Dev != "" && !opt.InterfaceExists(v.Dev) {
@@ -105,12 +110,16 @@ func validate(c *Config, d *Diagnostics, opt Options) {
 		kept := in.TrackScripts[:0]
 		for _, ts := range in.TrackScripts {
 			if c.Script(ts.Name) == nil {
-				d.Errorf(in.Pos, "(%s) track script %s not found, ignoring...", in.Name, ts.Name)
+				d.Errorf(ts.Pos, "(%s) track script %s not found, ignoring...", in.Name, ts.Name)
 				continue
 			}
 			kept = append(kept, ts)
 		}
 		in.TrackScripts = kept
+		if in.AuthType == "AH" && in.State == "MASTER" {
+			d.Errorf(Pos{}, "(%s) Initial state master is incompatible with AH authentication - clearing", in.Name)
+			in.State = "BACKUP"
+		}
 		if in.Priority == 255 && in.State != "MASTER" {
 			// The address owner always starts as master.
 			in.State = "MASTER"
@@ -125,40 +134,35 @@ func validate(c *Config, d *Diagnostics, opt Options) {
 		}
 		seen[key] = in
 	}
+	kept := c.VirtualServers[:0]
+	for _, vs := range c.VirtualServers {
+		if vs.FWMark != 0 && vs.protocolSet {
+			d.Errorf(Pos{}, "Warning: Virtual server FWM %d: protocol specified for fwmark - protocol will be ignored", vs.FWMark)
+		}
+		if len(vs.RealServers) == 0 {
+			d.Errorf(Pos{}, "Virtual server %s has no real servers - ignoring", vs.name())
+			continue
+		}
+		kept = append(kept, vs)
+	}
+	c.VirtualServers = kept
+	if missingIf {
+		d.Errorf(Pos{}, "Non-existent interface specified in configuration")
+	}
+	groups := c.SyncGroups[:0]
+	for _, grp := range c.SyncGroups {
+		if len(grp.Group) == 0 {
+			d.Errorf(Pos{}, "Sync group %s has no virtual router(s). removing", grp.Name)
+			continue
+		}
+		groups = append(groups, grp)
+	}
+	c.SyncGroups = groups
 	for _, grp := range c.SyncGroups {
 		for _, name := range grp.Group {
 			if c.Instance(name) == nil {
 				d.Errorf(grp.Pos, "Virtual router %s specified in sync group %s doesn't exist - ignoring", name, grp.Name)
 			}
-		}
-	}
-	if g.EnableScriptSecurity && !opt.SkipScriptSecurity {
-		for _, s := range c.Scripts {
-			if len(s.Script) > 0 && !scriptSafe(s.Script[0]) {
-				d.Errorf(s.Pos, "Unsafe permissions found for script '%s' - disabling.", s.Raw)
-				s.Insecure = true
-				d.SecurityViolation = true
-			}
-		}
-	}
-}
-
-// scriptSafe applies enable_script_security: neither the script nor any
-// directory above it may be writable by a non-root user.
-func scriptSafe(path string) bool {
-	if !filepath.IsAbs(path) {
-		return true // resolved through PATH at run time
-	}
-	for p := path; ; p = filepath.Dir(p) {
-		st, err := os.Stat(p)
-		if err != nil {
-			return true // a missing script fails when run, not here
-		}
-		if st.Mode().Perm()&0o022 != 0 && !(st.IsDir() && st.Mode()&os.ModeSticky != 0 && p != path) {
-			return false
-		}
-		if p == "/" || p == "." {
-			return true
 		}
 	}
 }

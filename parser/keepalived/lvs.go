@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -84,6 +85,7 @@ func vsTable() table {
 			switch strings.ToUpper(a) {
 			case "TCP", "UDP", "SCTP":
 				v.Protocol = strings.ToUpper(a)
+				v.protocolSet = true
 			default:
 				w.d.Errorf(s.Pos, "Unknown protocol %s - ignoring", a)
 			}
@@ -208,6 +210,7 @@ func checkerTable() table {
 			}
 		}),
 		"nb_get_retry": c(func(w *walker, ch *Checker, s stmt) {
+			w.d.Errorf(s.Pos, "nb_get_retry is deprecated - please use 'retry'")
 			if v, ok := w.intArg(s, 0, 0, 1<<30); ok {
 				ch.Retry = v
 			}
@@ -221,6 +224,17 @@ func checkerTable() table {
 		"misc_timeout": c(func(w *walker, ch *Checker, s stmt) { ch.MiscTimeout, _ = w.secArg(s, 0) }),
 		"misc_dynamic": c(func(w *walker, ch *Checker, s stmt) { ch.MiscDynamic = true }),
 		"virtualhost":  c(func(w *walker, ch *Checker, s stmt) { ch.VirtualHost, _ = w.arg(s, 0) }),
+		"host": {
+			// SMTP_CHECK host { connect_ip ... }: a nested target.
+			handle: func(w *walker, s stmt) {
+				h := &Checker{Pos: s.Pos, Kind: w.checker.Kind, ConnectTimeout: w.checker.ConnectTimeout, Options: map[string]string{}}
+				w.checker.Hosts = append(w.checker.Hosts, h)
+				w.hostParent = w.checker
+				w.checker = h
+			},
+			sub: func(*walker) table { return checkerTable() },
+			end: func(w *walker) { w.checker, w.hostParent = w.hostParent, nil },
+		},
 		"url": {
 			handle: func(w *walker, s stmt) {
 				w.checker.URLs = append(w.checker.URLs, URLCheck{})
@@ -251,4 +265,19 @@ func checkerTable() table {
 		t[key] = keyword{handle: func(w *walker, s stmt) { w.checker.Options[key] = s.joinArgs() }}
 	}
 	return t
+}
+
+// name is the virtual server as keepalived names it in messages.
+func (vs *VirtualServer) name() string {
+	switch {
+	case vs.FWMark != 0:
+		return fmt.Sprintf("FWM %d", vs.FWMark)
+	case vs.Group != "":
+		return fmt.Sprintf("[%s]:0", vs.Group)
+	}
+	proto := "none"
+	if vs.protocolSet {
+		proto = strings.ToLower(vs.Protocol)
+	}
+	return fmt.Sprintf("[%s]:%s:%d", vs.IP, proto, vs.Port)
 }

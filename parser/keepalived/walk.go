@@ -38,17 +38,24 @@ type walker struct {
 	opt  Options
 
 	// The objects of the blocks being parsed.
-	script    *VRRPScript
-	inst      *Instance
-	group     *SyncGroup
-	vs        *VirtualServer
-	rs        *RealServer
-	checker   *Checker
-	url       *URLCheck
-	vsg       *VirtualServerGroup
-	trackFile *TrackFile
-	vridSeen  map[*Instance]bool
-	open      []stmt // the statements whose blocks are open
+	script  *VRRPScript
+	inst    *Instance
+	group   *SyncGroup
+	vs      *VirtualServer
+	rs      *RealServer
+	checker *Checker
+	// hostParent is the SMTP_CHECK whose host block is open.
+	hostParent *Checker
+	url        *URLCheck
+	vsg        *VirtualServerGroup
+	trackFile  *TrackFile
+	vridSeen   map[*Instance]bool
+	open       []stmt // the statements whose blocks are open
+	// nextRulePref is the preference given to the next rule without one.
+	nextRulePref int
+	refs         []scriptRef
+	closed       Pos // where the last block closed
+	depth        int // braces open in the input, counted as keepalived's reader does
 }
 
 // nextStmt reads words up to the end of the line or a brace.
@@ -85,16 +92,29 @@ func (w *walker) block(tbl table, list func(*walker, stmt), top bool) {
 		t := w.toks[w.i]
 		if t.Brace == '}' {
 			w.i++
+			extra := false
+			if w.depth--; w.depth < 0 {
+				// More '}' than '{' so far in the whole input.
+				w.d.Errorf(t.Pos, "Extra '}' found")
+				w.depth, extra = 0, true
+			}
 			if top {
 				w.d.Errorf(t.Pos, "Unknown keyword '}'")
-				w.d.Errorf(t.Pos, "stray '}' at top level: an extra closing brace, ignored")
+				if !extra {
+					// The braces balance overall, so an earlier block
+					// was left open and swallowed a '}' (the seed's
+					// case): say so, keepalived does not.
+					w.d.Errorf(t.Pos, "stray '}' at top level: an extra closing brace, ignored")
+				}
 				continue
 			}
 			w.open = w.open[:len(w.open)-1]
+			w.closed = t.Pos
 			return
 		}
 		if t.Brace == '{' {
 			w.i++
+			w.depth++
 			w.d.Errorf(t.Pos, "Unexpected '{' - ignoring")
 			continue
 		}
@@ -122,6 +142,7 @@ func (w *walker) block(tbl table, list func(*walker, stmt), top bool) {
 		if kw.handle != nil {
 			kw.handle(w, s)
 		}
+		w.noteScript(s)
 		if kw.sub == nil && kw.list == nil {
 			continue
 		}
@@ -132,6 +153,7 @@ func (w *walker) block(tbl table, list func(*walker, stmt), top bool) {
 			continue
 		}
 		w.i++
+		w.depth++
 		w.open = append(w.open, s)
 		var sub table
 		if kw.sub != nil {
