@@ -1,0 +1,203 @@
+package http1
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+)
+
+// writeName writes a header name lower-cased: HAProxy 2.6 forwards every
+// header name in lower case on HTTP/1 (measured).
+func writeName(w *bufio.Writer, name string) {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		w.WriteByte(c)
+	}
+}
+
+// WriteFields writes the header fields, names lower-cased, without the
+// final empty line.
+func (h Header) WriteFields(w *bufio.Writer) {
+	for _, f := range h {
+		writeName(w, f.Name)
+		w.WriteString(": ")
+		w.WriteString(f.Value)
+		w.WriteString("\r\n")
+	}
+}
+
+// WriteHead writes the request line and the header fields, followed by a
+// Connection header when conn is not empty, and the empty line.
+func (req *Request) WriteHead(w *bufio.Writer, conn string) error {
+	w.WriteString(req.Method)
+	w.WriteByte(' ')
+	w.WriteString(req.Target)
+	if req.Minor == 0 {
+		w.WriteString(" HTTP/1.0\r\n")
+	} else {
+		w.WriteString(" HTTP/1.1\r\n")
+	}
+	req.Header.WriteFields(w)
+	if conn != "" {
+		w.WriteString("connection: ")
+		w.WriteString(conn)
+		w.WriteString("\r\n")
+	}
+	_, err := w.WriteString("\r\n")
+	return err
+}
+
+// WriteHead writes the status line (always HTTP/1.1, as HAProxy does), the
+// header fields, an optional Connection header and the empty line.
+func (resp *Response) WriteHead(w *bufio.Writer, conn string) error {
+	w.WriteString("HTTP/1.1 ")
+	var b [3]byte
+	b[0] = byte('0' + resp.Status/100%10)
+	b[1] = byte('0' + resp.Status/10%10)
+	b[2] = byte('0' + resp.Status%10)
+	w.Write(b[:])
+	w.WriteByte(' ')
+	w.WriteString(resp.Reason)
+	w.WriteString("\r\n")
+	resp.Header.WriteFields(w)
+	if conn != "" {
+		w.WriteString("connection: ")
+		w.WriteString(conn)
+		w.WriteString("\r\n")
+	}
+	_, err := w.WriteString("\r\n")
+	return err
+}
+
+// CopyBody streams a body framed by f from src to dst without holding it
+// whole: Content-Length bodies are copied by count, chunked bodies are
+// re-chunked chunk by chunk (extensions dropped, trailers forwarded), and
+// Length -1 copies until src ends. It returns the body bytes copied (chunk
+// payloads only for chunked bodies) and flushes dst at the end.
+func CopyBody(dst *bufio.Writer, src *bufio.Reader, f Framing) (int64, error) {
+	var n int64
+	var err error
+	switch {
+	case f.Chunked:
+		n, err = copyChunked(dst, src)
+	case f.Length > 0:
+		n, err = io.CopyN(dst, src, f.Length)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	case f.Length < 0:
+		n, err = io.Copy(dst, src)
+	}
+	if err != nil {
+		return n, err
+	}
+	return n, dst.Flush()
+}
+
+func copyChunked(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
+	var total int64
+	for {
+		line, err := readLine(src)
+		if err != nil {
+			return total, err
+		}
+		size, ok := parseChunkSize(line)
+		if !ok {
+			return total, ErrBadChunk
+		}
+		var hex [20]byte
+		dst.Write(strconv.AppendInt(hex[:0], size, 16))
+		dst.WriteString("\r\n")
+		if size == 0 {
+			// Trailers up to the empty line.
+			for {
+				line, err := readLine(src)
+				if err != nil {
+					return total, err
+				}
+				dst.Write(line)
+				dst.WriteString("\r\n")
+				if len(line) == 0 {
+					return total, nil
+				}
+			}
+		}
+		m, err := io.CopyN(dst, src, size)
+		total += m
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return total, err
+		}
+		line, err = readLine(src)
+		if err != nil {
+			return total, err
+		}
+		if len(line) != 0 {
+			return total, ErrBadChunk
+		}
+		dst.WriteString("\r\n")
+		if src.Buffered() == 0 {
+			// Nothing more in hand: push what we have so a streaming
+			// peer sees each chunk.
+			if err := dst.Flush(); err != nil {
+				return total, err
+			}
+		}
+	}
+}
+
+// readLine returns one line without its LF or CRLF, refusing lines longer
+// than the reader's buffer.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if err == bufio.ErrBufferFull {
+			err = ErrBadChunk
+		}
+		return nil, err
+	}
+	return trimEOL(line), nil
+}
+
+func parseChunkSize(line []byte) (int64, bool) {
+	var n int64
+	i := 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			goto end
+		}
+		if n > 1<<55 {
+			return 0, false
+		}
+		n = n<<4 | int64(d)
+	}
+end:
+	if i == 0 {
+		return 0, false
+	}
+	rest := line[i:]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && rest[0] != ';' {
+		return 0, false
+	}
+	return n, true
+}
