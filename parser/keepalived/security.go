@@ -30,7 +30,11 @@ func (w *walker) noteScript(s stmt) {
 	if !scriptKeywords[s.Kw] || len(s.Args) == 0 {
 		return
 	}
-	ref := scriptRef{pos: s.Pos, path: strings.Fields(strings.Trim(s.Args[0], `"'`) + " ")[0]}
+	words := strings.Fields(strings.Trim(s.Args[0], `"'`))
+	if len(words) == 0 {
+		return
+	}
+	ref := scriptRef{pos: s.Pos, path: words[0]}
 	if strings.ContainsAny(ref.path[:1], "<>|&;(") {
 		// A shell construct such as "</dev/tcp/host/port": keepalived
 		// 2.2.7 neither disables it nor counts it (measured).
