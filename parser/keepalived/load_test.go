@@ -296,3 +296,21 @@ func FuzzLoad(f *testing.F) {
 		})
 	})
 }
+
+// TestSeq expands ~SEQ and ~SEQx lines (man keepalived.conf); the
+// hexadecimal values that make invalid IPv4 addresses are reported like
+// keepalived does (the differential test runs this file too).
+func TestSeq(t *testing.T) {
+	cfg, d := Load("../../testdata/keepalived/cases/seq.conf", Options{InterfaceExists: func(string) bool { return true }})
+	var got []string
+	for _, v := range cfg.Instances[0].VIPs {
+		got = append(got, v.Prefix.String())
+	}
+	want := []string{"192.0.2.1/32", "192.0.2.3/32", "192.0.2.5/32", "192.0.2.7/32", "192.0.2.190/32"}
+	if !slices.Equal(got, want) {
+		t.Errorf("VIPs %v, want %v", got, want)
+	}
+	if !strings.Contains(d.String(), "Line 6) VRRP parsed invalid IP 192.0.2.1a0. skipping IP...") {
+		t.Errorf("diagnostics: %v", d)
+	}
+}

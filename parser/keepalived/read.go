@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -81,20 +82,101 @@ func (r *reader) readPath(path string, pos Pos) {
 				continue
 			}
 		}
-		for _, exp := range r.expand(text, p) {
-			if exp == "" {
-				continue
-			}
-			if w := strings.Fields(exp); len(w) > 0 && w[0] == "include" {
-				if len(w) < 2 {
-					r.d.Errorf(p, "include requires a file name")
-					continue
-				}
-				r.include(w[1], path, p)
-				continue
-			}
-			r.lines = append(r.lines, srcLine{Pos: p, Text: exp})
+		if strings.HasPrefix(text, "~SEQ") {
+			r.seq(text, p)
+			continue
 		}
+		r.addLine(text, path, p)
+	}
+}
+
+// addLine expands definitions in text and keeps the result (following
+// include lines).
+func (r *reader) addLine(text, path string, p Pos) {
+	for _, exp := range r.expand(text, p) {
+		if exp == "" {
+			continue
+		}
+		if w := strings.Fields(exp); len(w) > 0 && w[0] == "include" {
+			if len(w) < 2 {
+				r.d.Errorf(p, "include requires a file name")
+				continue
+			}
+			r.include(w[1], path, p)
+			continue
+		}
+		r.lines = append(r.lines, srcLine{Pos: p, Text: exp})
+	}
+}
+
+// maxSeq bounds the lines one ~SEQ may produce.
+const maxSeq = 4096
+
+// seq expands "~SEQ(var, start, step, end) rest" (and ~SEQx, hexadecimal
+// values): rest is read once per value with $var set to it.
+func (r *reader) seq(text string, p Pos) {
+	hex := strings.HasPrefix(text, "~SEQx(")
+	open := strings.IndexByte(text, '(')
+	end := strings.IndexByte(text, ')')
+	if open < 0 || end < open {
+		r.d.Errorf(p, "Invalid ~SEQ specification '%s'", text)
+		return
+	}
+	args := strings.Split(text[open+1:end], ",")
+	rest := strings.TrimSpace(text[end+1:])
+	name := strings.TrimSpace(args[0])
+	var nums []int64
+	for _, a := range args[1:] {
+		n, err := strconv.ParseInt(strings.TrimSpace(a), 0, 64)
+		if err != nil {
+			r.d.Errorf(p, "Invalid ~SEQ value '%s'", strings.TrimSpace(a))
+			return
+		}
+		nums = append(nums, n)
+	}
+	var start, step, last int64
+	switch len(nums) {
+	case 1:
+		last = nums[0]
+		start = 1
+		if last < 0 {
+			start = -1
+		}
+	case 2:
+		start, last = nums[0], nums[1]
+	case 3:
+		start, step, last = nums[0], nums[1], nums[2]
+	default:
+		r.d.Errorf(p, "Invalid ~SEQ specification '%s'", text)
+		return
+	}
+	if step == 0 {
+		step = 1
+		if last < start {
+			step = -1
+		}
+	}
+	if !isName(name) || (step > 0 && start > last) || (step < 0 && start < last) {
+		r.d.Errorf(p, "Invalid ~SEQ specification '%s'", text)
+		return
+	}
+	saved, had := r.defs[name]
+	for i, v := 0, start; (step > 0 && v <= last) || (step < 0 && v >= last); i, v = i+1, v+step {
+		if i == maxSeq {
+			r.d.Errorf(p, "~SEQ produces more than %d lines, truncated", maxSeq)
+			break
+		}
+		val := strconv.FormatInt(v, 10)
+		if hex {
+			val = strconv.FormatInt(v, 16)
+		}
+		r.defs[name] = []string{val}
+		r.addLine(rest, p.File, p)
+	}
+	if had {
+		r.defs[name] = saved
+	} else {
+		delete(r.defs, name)
 	}
 }
 
