@@ -1,6 +1,0 @@
-//go:build race
-
-package haproxy
-
-// raceEnabled relaxes timing budgets under the race detector.
-const raceEnabled = true
