@@ -86,7 +86,7 @@ type algorithm interface {
 	// the new view, not yet published.
 	rebuild(b *Balancer, v *view)
 	// pick returns a member index or -1.
-	pick(b *Balancer, v *view, k *Key, skip func(int) bool) int
+	pick(b *Balancer, v *view, k Key, skip func(int) bool) int
 }
 
 // New builds the balancer of a backend from its `balance` and `hash-type`
@@ -177,7 +177,7 @@ func (b *Balancer) Pick(k Key, skip func(i int) bool) int {
 	if len(v.group) == 0 {
 		return -1
 	}
-	i := b.algo.pick(b, v, &k, skip)
+	i := b.algo.pick(b, v, k, skip)
 	if i >= 0 {
 		b.conns[i].n.Add(1)
 	}

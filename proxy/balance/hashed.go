@@ -7,7 +7,7 @@ import (
 // keyFunc extracts the string or integer the hash algorithms hash. ok is
 // false when the request lacks it (no such header or parameter): HAProxy
 // then falls back to round robin.
-type keyFunc func(b *Balancer, k *Key) (h uint32, ok bool)
+type keyFunc func(b *Balancer, k Key) (h uint32, ok bool)
 
 // hashed implements source, uri, url_param and hdr: a hash of part of the
 // request looked up in the server map (hash-type map-based, HAProxy's
@@ -24,7 +24,7 @@ func (a *hashed) rebuild(b *Balancer, v *view) {
 	}
 }
 
-func (a *hashed) pick(b *Balancer, v *view, k *Key, skip func(int) bool) int {
+func (a *hashed) pick(b *Balancer, v *view, k Key, skip func(int) bool) int {
 	h, ok := a.key(b, k)
 	if !ok {
 		// HAProxy falls back to round robin on the map.
@@ -73,7 +73,7 @@ func (b *Balancer) fallbackRR(v *view, skip func(int) bool) int {
 // sourceKey is `balance source`: the client address folded to 32 bits by
 // XORing its big-endian 32-bit words (HAProxy's get_server_sh). An
 // unknown address (a UNIX socket client) falls back to round robin.
-func sourceKey(b *Balancer, k *Key) (uint32, bool) {
+func sourceKey(b *Balancer, k Key) (uint32, bool) {
 	a := k.Src.Unmap()
 	switch {
 	case a.Is4():
@@ -94,7 +94,7 @@ func sourceKey(b *Balancer, k *Key) (uint32, bool) {
 // (get_server_uh): the target up to the query (or whole), cut to len
 // characters, and to depth directory levels (depth1 = depth+1, 0 = any).
 func uriKey(maxLen, depth1 int, whole, pathOnly bool) keyFunc {
-	return func(b *Balancer, k *Key) (uint32, bool) {
+	return func(b *Balancer, k Key) (uint32, bool) {
 		u := k.Target
 		if pathOnly {
 			u = pathOf(u)
@@ -141,7 +141,7 @@ func pathOf(u string) string {
 // urlParamKey is `balance url_param <name>` (get_server_ph): the value of
 // the first query parameter called name (case-sensitive).
 func urlParamKey(name string) keyFunc {
-	return func(b *Balancer, k *Key) (uint32, bool) {
+	return func(b *Balancer, k Key) (uint32, bool) {
 		q := k.Target
 		i := strings.IndexByte(q, '?')
 		if i < 0 {
@@ -167,7 +167,7 @@ func urlParamKey(name string) keyFunc {
 // first value of the header; with use_domain_only, only the label before
 // the last dot ("example" of "www.example.com").
 func hdrKey(name string, domainOnly bool) keyFunc {
-	return func(b *Balancer, k *Key) (uint32, bool) {
+	return func(b *Balancer, k Key) (uint32, bool) {
 		var val string
 		found := false
 		for _, f := range k.Header {

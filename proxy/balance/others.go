@@ -13,7 +13,7 @@ type staticRR struct {
 
 func (a *staticRR) rebuild(b *Balancer, v *view) { b.buildTable(v) }
 
-func (a *staticRR) pick(b *Balancer, v *view, k *Key, skip func(int) bool) int {
+func (a *staticRR) pick(b *Balancer, v *view, k Key, skip func(int) bool) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := len(v.table)
@@ -53,7 +53,7 @@ func (a *leastConn) rebuild(b *Balancer, v *view) {
 	}
 }
 
-func (a *leastConn) pick(b *Balancer, v *view, k *Key, skip func(int) bool) int {
+func (a *leastConn) pick(b *Balancer, v *view, k Key, skip func(int) bool) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	best := -1
@@ -89,7 +89,7 @@ func (a *first) rebuild(b *Balancer, v *view) {
 	slices.SortStableFunc(a.order, func(x, y int) int { return b.members[x].ID - b.members[y].ID })
 }
 
-func (a *first) pick(b *Balancer, v *view, k *Key, skip func(int) bool) int {
+func (a *first) pick(b *Balancer, v *view, k Key, skip func(int) bool) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, i := range a.order {
@@ -109,7 +109,7 @@ type random struct {
 
 func (a *random) rebuild(b *Balancer, v *view) { b.buildRing(v) }
 
-func (a *random) pick(b *Balancer, v *view, k *Key, skip func(int) bool) int {
+func (a *random) pick(b *Balancer, v *view, k Key, skip func(int) bool) int {
 	best := -1
 	for range a.draws {
 		i := b.ringPick(v, rand.Uint32(), skip, true)

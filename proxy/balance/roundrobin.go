@@ -106,7 +106,7 @@ func (a *roundRobin) updatePosition(j int) {
 	}
 }
 
-func (a *roundRobin) pick(b *Balancer, v *view, k *Key, skip func(int) bool) int {
+func (a *roundRobin) pick(b *Balancer, v *view, k Key, skip func(int) bool) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(a.srv) == 0 {
