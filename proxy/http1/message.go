@@ -136,7 +136,6 @@ func readHead(r *bufio.Reader, maxHead int, buf []byte, isReq bool) ([]byte, []i
 	}
 }
 
-
 // trimEOL removes the trailing LF or CRLF.
 func trimEOL(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {

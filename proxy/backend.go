@@ -1,0 +1,460 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"hapair/parser/haproxy"
+	"hapair/proxy/balance"
+)
+
+// Backend is a backend or listen section: servers, balancer, queue and
+// counters.
+type Backend struct {
+	p        *Proxy
+	Cfg      *haproxy.Proxy
+	Name     string
+	Counters Counters
+	Servers  []*Server
+
+	bal   *balance.Balancer
+	rules *ruleSet
+
+	qmu     sync.Mutex
+	waiters []chan struct{} // FIFO of queued requests waiting for a slot
+}
+
+// Server is one `server` line at run time.
+type Server struct {
+	be       *Backend
+	Cfg      *haproxy.Server
+	Name     string
+	Index    int
+	Counters Counters
+	up       atomic.Bool
+
+	poolMu sync.Mutex
+	idle   []*serverConn
+}
+
+// Up reports whether the server is in service.
+func (s *Server) Up() bool { return s.up.Load() }
+
+// Backend returns the server's backend.
+func (s *Server) Backend() *Backend { return s.be }
+
+// Conns returns the server's in-flight sessions/requests.
+func (s *Server) Conns() int { return s.be.bal.Conns(s.Index) }
+
+// Weight returns the server's current weight.
+func (s *Server) Weight() int { return s.be.bal.Weight(s.Index) }
+
+func newBackend(p *Proxy, pc *haproxy.Proxy) (*Backend, error) {
+	be := &Backend{p: p, Cfg: pc, Name: pc.Name}
+	members := make([]balance.Member, len(pc.Servers))
+	for i, sc := range pc.Servers {
+		s := &Server{be: be, Cfg: sc, Name: sc.Name, Index: i}
+		s.up.Store(!sc.Disabled)
+		be.Servers = append(be.Servers, s)
+		id := sc.ID
+		if id == 0 {
+			id = i + 1
+		}
+		members[i] = balance.Member{Name: sc.Name, ID: id, Weight: sc.Weight, Backup: sc.Backup, Maxconn: sc.Maxconn}
+	}
+	bal, err := balance.New(pc.Balance, pc.HashType, members, pc.Options.AllBackups)
+	if err != nil {
+		return nil, err
+	}
+	be.bal = bal
+	for i, s := range be.Servers {
+		if !s.up.Load() {
+			bal.SetUp(i, false)
+		}
+	}
+	rs, err := compileRules(p, pc, false)
+	if err != nil {
+		return nil, err
+	}
+	be.rules = rs
+	return be, nil
+}
+
+// Server returns the server called name, or nil.
+func (be *Backend) Server(name string) *Server {
+	for _, s := range be.Servers {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Balancer exposes the backend's balancer (weights, in-flight counts).
+func (be *Backend) Balancer() *balance.Balancer { return be.bal }
+
+// ActiveServers counts servers that are up (nbsrv).
+func (be *Backend) ActiveServers() int {
+	n := 0
+	for _, s := range be.Servers {
+		if s.up.Load() && !s.Cfg.Backup {
+			n++
+		}
+	}
+	return n
+}
+
+func (be *Backend) setUp(s *Server, up bool) {
+	if s.up.Swap(up) == up {
+		return
+	}
+	be.bal.SetUp(s.Index, up)
+	if !up {
+		s.closeIdle()
+	}
+	be.wake()
+}
+
+func (be *Backend) setWeight(s *Server, w int) {
+	be.bal.SetWeight(s.Index, w)
+	be.wake()
+}
+
+// errNoServer: no server is usable (503); errQueueTimeout: timeout queue
+// expired (503 sQ); errQueueFull: maxqueue reached.
+var (
+	errNoServer     = errors.New("no server available")
+	errQueueTimeout = errors.New("queue timeout")
+)
+
+// pick chooses a server, queueing when every usable server is at its
+// maxconn, as HAProxy's backend queue. It returns the server with one
+// in-flight slot taken (release with done) and the time spent queued.
+func (be *Backend) pick(ctx context.Context, k balance.Key, avoid *Server) (*Server, time.Duration, error) {
+	skip := func(i int) bool { return avoid != nil && i == avoid.Index }
+	start := time.Time{}
+	var deadline <-chan time.Time
+	for {
+		i := be.bal.Pick(k, skip)
+		if i < 0 && avoid != nil {
+			// Redispatch: nothing else usable, take the same one again.
+			i = be.bal.Pick(k, nil)
+		}
+		if i >= 0 {
+			s := be.Servers[i]
+			s.Counters.session(time.Now())
+			s.Counters.Lbtot.Add(1)
+			be.Counters.Lbtot.Add(1)
+			var waited time.Duration
+			if !start.IsZero() {
+				waited = time.Since(start)
+			}
+			return s, waited, nil
+		}
+		if !be.anyUsable() {
+			return nil, 0, errNoServer
+		}
+		// Every usable server is full: wait in the backend queue.
+		if start.IsZero() {
+			start = time.Now()
+			if t := be.Cfg.Timeouts.Queue; t > 0 {
+				deadline = time.After(t)
+			} else if t := be.Cfg.Timeouts.Connect; t > 0 {
+				// HAProxy uses timeout connect when timeout queue is unset.
+				deadline = time.After(t)
+			}
+		}
+		ch := make(chan struct{}, 1)
+		be.qmu.Lock()
+		be.waiters = append(be.waiters, ch)
+		be.qmu.Unlock()
+		incCur(&be.Counters.Qcur, &be.Counters.Qmax)
+		var err error
+		select {
+		case <-ch:
+		case <-deadline:
+			err = errQueueTimeout
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		be.Counters.Qcur.Add(-1)
+		if err != nil {
+			be.dropWaiter(ch)
+			return nil, time.Since(start), err
+		}
+	}
+}
+
+func (be *Backend) anyUsable() bool {
+	for i := range be.Servers {
+		if be.bal.Usable(i) {
+			return true
+		}
+	}
+	return false
+}
+
+func (be *Backend) dropWaiter(ch chan struct{}) {
+	be.qmu.Lock()
+	defer be.qmu.Unlock()
+	for i, w := range be.waiters {
+		if w == ch {
+			be.waiters = append(be.waiters[:i], be.waiters[i+1:]...)
+			return
+		}
+	}
+	// Already woken: pass the wake-up on.
+	if len(be.waiters) > 0 {
+		w := be.waiters[0]
+		be.waiters = be.waiters[1:]
+		w <- struct{}{}
+	}
+}
+
+// done releases a server slot taken by pick and wakes the first queued
+// request.
+func (be *Backend) done(s *Server) {
+	be.bal.Done(s.Index)
+	s.Counters.Scur.Add(-1)
+	be.wake()
+}
+
+func (be *Backend) wake() {
+	be.qmu.Lock()
+	if len(be.waiters) > 0 {
+		w := be.waiters[0]
+		be.waiters = be.waiters[1:]
+		w <- struct{}{}
+	}
+	be.qmu.Unlock()
+}
+
+// addr returns the address to connect to; a server without port uses the
+// client's destination port, as in HAProxy.
+func (s *Server) addr(dst netip.AddrPort) string {
+	a := s.Cfg.Addr
+	port := a.Port
+	if a.NoPort {
+		port = int(dst.Port())
+	} else if a.PortOff {
+		port = int(dst.Port()) + a.Port
+	}
+	return net.JoinHostPort(a.Host, strconv.Itoa(port))
+}
+
+// dial connects to the server within timeout connect.
+func (s *Server) dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+	d := net.Dialer{Timeout: s.be.Cfg.Timeouts.Connect}
+	c, err := d.DialContext(ctx, "tcp", s.addr(dst))
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+		if s.be.Cfg.Options.ServerTCPKA || s.be.Cfg.Options.TCPKA {
+			tc.SetKeepAlive(true)
+		}
+	}
+	return c, nil
+}
+
+// connectResult is the outcome of connectWithRetries.
+type connectResult struct {
+	srv      *Server
+	conn     net.Conn
+	retries  int
+	redisp   bool
+	tw, tc   time.Duration
+	queueErr error
+}
+
+// connect picks a server and connects, retrying `retries` times on
+// failure with HAProxy's 1 s turn-around after a fast failure, and
+// redispatching to another server on the last retry when option
+// redispatch is set. On failure the server slot is released.
+func (be *Backend) connect(ctx context.Context, k balance.Key, dst netip.AddrPort) (connectResult, error) {
+	srv, tw, err := be.pick(ctx, k, nil)
+	if err != nil {
+		return connectResult{tw: tw, queueErr: err}, err
+	}
+	r, err := be.connectFrom(ctx, srv, k, dst)
+	r.tw = tw
+	return r, err
+}
+
+// connectFrom connects to srv (already picked), with retries and
+// redispatch like connect.
+func (be *Backend) connectFrom(ctx context.Context, srv *Server, k balance.Key, dst netip.AddrPort) (connectResult, error) {
+	var r connectResult
+	retries := be.Cfg.Retries
+	for attempt := 0; ; attempt++ {
+		t0 := time.Now()
+		c, err := srv.dial(ctx, dst)
+		r.tc = time.Since(t0)
+		if err == nil {
+			r.srv, r.conn = srv, c
+			return r, nil
+		}
+		srv.Counters.Econ.Add(1)
+		if attempt >= retries || ctx.Err() != nil {
+			be.Counters.Econ.Add(1)
+			be.done(srv)
+			r.srv = srv
+			return r, err
+		}
+		r.retries++
+		srv.Counters.Wretr.Add(1)
+		be.Counters.Wretr.Add(1)
+		// Turn-around: wait up to 1 s after a fast failure.
+		if wait := time.Second - time.Since(t0); wait > 0 && !isTimeout(err) {
+			if to := be.Cfg.Timeouts.Connect; to > 0 && to < wait {
+				wait = to
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				be.done(srv)
+				return r, ctx.Err()
+			}
+		}
+		if be.Cfg.Options.Redispatch && len(be.Servers) > 1 && be.redispatchNow(attempt+1, retries) {
+			old := srv
+			be.done(old)
+			srv, _, err = be.pick(ctx, k, old)
+			if err != nil {
+				r.queueErr = err
+				return r, err
+			}
+			if srv != old {
+				r.redisp = true
+				srv.Counters.Wredis.Add(1)
+				be.Counters.Wredis.Add(1)
+			}
+		}
+	}
+}
+
+// redispatchNow says whether retry number n (1-based) of max goes to
+// another server: the last one by default, every Nth with `option
+// redispatch N`.
+func (be *Backend) redispatchNow(n, maxRetries int) bool {
+	iv := be.Cfg.Options.RedispatchInterval
+	switch {
+	case iv > 0:
+		return n%iv == 0
+	case iv < 0:
+		return n == maxRetries+iv+1
+	}
+	return n == maxRetries
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// serverConn is a connection to a server with its buffers, kept alive
+// between requests.
+type serverConn struct {
+	srv  *Server
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	used bool // at least one request was sent on it
+	idle time.Time
+}
+
+// maxIdlePerServer bounds each server's idle pool.
+const maxIdlePerServer = 256
+
+// putIdle returns a reusable connection to the server's pool.
+func (s *Server) putIdle(sc *serverConn) {
+	if !s.up.Load() || s.be.Cfg.HTTPReuse == "never" {
+		sc.close()
+		return
+	}
+	sc.idle = time.Now()
+	s.poolMu.Lock()
+	if len(s.idle) >= maxIdlePerServer {
+		s.poolMu.Unlock()
+		sc.close()
+		return
+	}
+	s.idle = append(s.idle, sc)
+	s.poolMu.Unlock()
+}
+
+// getIdle takes the most recently used idle connection younger than 5 s
+// (HAProxy's default pool-purge-delay), or nil.
+func (s *Server) getIdle() *serverConn {
+	s.poolMu.Lock()
+	defer s.poolMu.Unlock()
+	for len(s.idle) > 0 {
+		sc := s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		if time.Since(sc.idle) < 5*time.Second {
+			return sc
+		}
+		sc.close()
+	}
+	return nil
+}
+
+func (s *Server) closeIdle() {
+	s.poolMu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.poolMu.Unlock()
+	for _, sc := range idle {
+		sc.close()
+	}
+}
+
+func (sc *serverConn) close() {
+	sc.conn.Close()
+	if sc.br != nil {
+		putReader(sc.br)
+		sc.br = nil
+	}
+	if sc.bw != nil {
+		putWriter(sc.bw)
+		sc.bw = nil
+	}
+}
+
+var readerPool, writerPool sync.Pool
+
+func getReader(c net.Conn) *bufio.Reader {
+	if v := readerPool.Get(); v != nil {
+		br := v.(*bufio.Reader)
+		br.Reset(c)
+		return br
+	}
+	return bufio.NewReaderSize(c, 8192)
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readerPool.Put(br)
+}
+
+func getWriter(c net.Conn) *bufio.Writer {
+	if v := writerPool.Get(); v != nil {
+		bw := v.(*bufio.Writer)
+		bw.Reset(c)
+		return bw
+	}
+	return bufio.NewWriterSize(c, 8192)
+}
+
+func putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	writerPool.Put(bw)
+}

@@ -1,0 +1,214 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"hapair/parser/haproxy"
+)
+
+// Frontend is a frontend or listen section: its listeners, rules and
+// counters.
+type Frontend struct {
+	p    *Proxy
+	Cfg  *haproxy.Proxy
+	Name string
+	// Counters: scur/smax/stot are sessions, req_tot requests...
+	Counters Counters
+
+	limit     *limiter
+	listeners []net.Listener
+	rules     *ruleSet
+	// self is the backend of a listen section.
+	self *Backend
+}
+
+func newFrontend(p *Proxy, pc *haproxy.Proxy) (*Frontend, error) {
+	fe := &Frontend{p: p, Cfg: pc, Name: pc.Name}
+	maxconn := pc.Maxconn
+	if maxconn == 0 {
+		maxconn = p.cfg.Global.Maxconn
+	}
+	if maxconn > 0 {
+		fe.limit = newLimiter(maxconn)
+	}
+	if pc.Cap&haproxy.CapBE != 0 {
+		fe.self = p.beByName[pc.Name]
+	}
+	rs, err := compileRules(p, pc, true)
+	if err != nil {
+		return nil, err
+	}
+	fe.rules = rs
+	return fe, nil
+}
+
+// Listeners returns the frontend's open listeners (after Bind).
+func (fe *Frontend) Listeners() []net.Listener { return fe.listeners }
+
+// bind opens every address of every bind line.
+func (fe *Frontend) bind() error {
+	for _, b := range fe.Cfg.Binds {
+		for _, a := range b.Addrs {
+			for port := a.Port; port <= max(a.PortEnd, a.Port); port++ {
+				a := a
+				a.Port = port
+				l, err := fe.listen(a, b)
+				if err != nil {
+					return fmt.Errorf("[%s:%d] : Proxy '%s': cannot bind socket [%s]: %w", b.Pos.File, b.Pos.Line, fe.Name, a.Raw, err)
+				}
+				fe.listeners = append(fe.listeners, l)
+			}
+		}
+	}
+	return nil
+}
+
+func (fe *Frontend) listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
+	if fe.p.opts.Listen != nil {
+		return fe.p.opts.Listen(a, b)
+	}
+	return Listen(a, b)
+}
+
+// Listen opens a TCP listener for one bind address with SO_REUSEADDR, as
+// HAProxy does. An empty host binds all IPv4 addresses (HAProxy's `:80`);
+// `::` binds IPv6 only unless the bind says v4v6.
+func Listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
+	network := "tcp4"
+	host := a.Host
+	if host == "*" {
+		host = ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() && !ip.Is4In6() {
+		network = "tcp6"
+	}
+	switch a.Net {
+	case "tcp4", "tcp6":
+		network = a.Net
+	case "unix":
+		return net.Listen("unix", a.Host)
+	}
+	dualStack := network == "tcp6" && b != nil && b.V4V6
+	if dualStack {
+		network = "tcp"
+	}
+	lc := net.ListenConfig{
+		Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+				if serr == nil && network == "tcp6" {
+					serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}
+	return lc.Listen(context.Background(), network, net.JoinHostPort(host, strconv.Itoa(a.Port)))
+}
+
+// acceptLoop accepts while the frontend and the process have free slots,
+// like HAProxy which stops polling a listener at maxconn.
+func (fe *Frontend) acceptLoop(l net.Listener) {
+	p := fe.p
+	for {
+		if !p.global.acquire(p.stopped) {
+			return
+		}
+		if !fe.limit.acquire(p.stopped) {
+			p.global.release()
+			return
+		}
+		c, err := l.Accept()
+		if err != nil {
+			fe.limit.release()
+			p.global.release()
+			if isClosed(err) || p.Stopping() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) {
+				// EMFILE and friends: back off briefly like HAProxy's
+				// listener pause, then retry.
+				select {
+				case <-time.After(100 * time.Millisecond):
+				case <-p.stopped:
+					return
+				}
+				continue
+			}
+			p.logf("Proxy %s: accept: %v", fe.Name, err)
+			return
+		}
+		if !p.track(c) {
+			c.Close()
+			fe.limit.release()
+			p.global.release()
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.global.release()
+			defer fe.limit.release()
+			defer p.untrack(c)
+			fe.serve(c)
+		}()
+	}
+}
+
+// serve runs one client connection to its end.
+func (fe *Frontend) serve(c net.Conn) {
+	p := fe.p
+	now := time.Now()
+	incCurAlone(&p.Actconn)
+	defer p.Actconn.Add(-1)
+	fe.Counters.session(now)
+	defer fe.Counters.Scur.Add(-1)
+	if tc, ok := c.(*net.TCPConn); ok && (fe.Cfg.Options.ClientTCPKA || fe.Cfg.Options.TCPKA) {
+		tc.SetKeepAlive(true)
+	}
+	s := &session{fe: fe, cli: c, accept: now}
+	s.initAddrs()
+	if fe.Cfg.Mode == haproxy.ModeHTTP {
+		s.serveHTTP()
+		return
+	}
+	s.serveTCP()
+}
+
+func incCurAlone(c interface{ Add(int64) int64 }) { c.Add(1) }
+
+// session is one client connection's state.
+type session struct {
+	fe      *Frontend
+	cli     net.Conn
+	accept  time.Time
+	src     netip.AddrPort
+	dst     netip.AddrPort
+	srvConn *serverConn // HTTP: the server connection attached to the session
+	nreq    int
+}
+
+func (s *session) initAddrs() {
+	if a, ok := s.cli.RemoteAddr().(*net.TCPAddr); ok {
+		s.src = a.AddrPort()
+		s.src = netip.AddrPortFrom(s.src.Addr().Unmap(), s.src.Port())
+	}
+	if a, ok := s.cli.LocalAddr().(*net.TCPAddr); ok {
+		s.dst = a.AddrPort()
+		s.dst = netip.AddrPortFrom(s.dst.Addr().Unmap(), s.dst.Port())
+	}
+}

@@ -1,0 +1,759 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"hapair/parser/haproxy"
+	"hapair/proxy/balance"
+	"hapair/proxy/http1"
+)
+
+// httpTimeouts returns timeout http-request and http-keep-alive with
+// HAProxy's fallbacks (http-keep-alive → http-request → client).
+func (fe *Frontend) httpTimeouts() (req, ka time.Duration) {
+	t := fe.Cfg.Timeouts
+	req = t.HTTPRequest
+	if req == 0 {
+		req = t.Client
+	}
+	ka = t.HTTPKeepAlive
+	if ka == 0 {
+		ka = req
+	}
+	return req, ka
+}
+
+// serveHTTP runs the HTTP/1 request loop of one client connection.
+func (s *session) serveHTTP() {
+	fe := s.fe
+	p := fe.p
+	c := s.cli
+	defer c.Close()
+	br := getReader(c)
+	bw := getWriter(c)
+	defer func() {
+		if s.srvConn != nil {
+			s.srvConn.close()
+			s.srvConn = nil
+		}
+		putReader(br)
+		putWriter(bw)
+	}()
+	reqTO, kaTO := fe.httpTimeouts()
+	var req http1.Request
+	for {
+		start := time.Now()
+		if s.nreq > 0 {
+			// Between requests: timeout http-keep-alive, and a soft
+			// stop ends idle connections here.
+			if p.Stopping() {
+				return
+			}
+			if br.Buffered() == 0 {
+				if kaTO > 0 {
+					c.SetReadDeadline(start.Add(kaTO))
+				}
+				if !p.idle(c, true) {
+					return
+				}
+				_, err := br.Peek(1)
+				p.idle(c, false)
+				if err != nil {
+					return
+				}
+				start = time.Now()
+			}
+		}
+		if reqTO > 0 {
+			c.SetReadDeadline(start.Add(reqTO))
+		} else {
+			c.SetReadDeadline(time.Time{})
+		}
+		err := req.Read(br, p.cfg.Global.TuneBufsize-p.cfg.Global.TuneMaxrewrite)
+		if err != nil {
+			s.requestError(bw, err, br.Buffered() > 0 || req.HeadLen > 0, start)
+			return
+		}
+		c.SetReadDeadline(time.Time{})
+		s.nreq++
+		if !s.handle(&req, br, bw, start) {
+			return
+		}
+	}
+}
+
+// requestError answers a request that could not be read: 400/422 for a
+// malformed head, 408 on timeout http-request with a partial request.
+func (s *session) requestError(bw *bufio.Writer, err error, partial bool, start time.Time) {
+	fe := s.fe
+	var he *http1.Error
+	status := 0
+	term := termState(termClientAbort, phaseRequest)
+	switch {
+	case errors.As(err, &he):
+		status = he.Status
+		term = termState(termProxy, phaseRequest)
+	case isTimeout(err):
+		if !partial && s.nreq > 0 {
+			return
+		}
+		status = 408
+		term = termState(termClientTimeout, phaseRequest)
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+		return
+	}
+	if status != 0 {
+		fe.Counters.Ereq.Add(1)
+		fe.Counters.ReqTot.Add(1)
+		fe.Counters.status(status)
+		msg := fe.Cfg.ErrorFiles[status]
+		if msg != "" {
+			bw.WriteString(msg)
+		} else {
+			bw.Write(http1.ParseErrorMessage(status))
+		}
+		bw.Flush()
+	}
+	if s.fe.p.opts.Log != nil {
+		rec := s.newRecord(start)
+		rec.Status = status
+		if status == 0 {
+			rec.Status = -1
+		}
+		rec.Tq = -1
+		rec.TermState = term
+		rec.RequestLine = "<BADREQ>"
+		s.finishHTTP(rec, nil, nil)
+	}
+}
+
+func (s *session) newRecord(start time.Time) *LogRecord {
+	return &LogRecord{Client: s.src, Frontend: s.dst, Accept: s.accept, Start: start,
+		FrontName: s.fe.Name, HTTP: true, Tq: -1, Tw: -1, Tc: -1, Tr: -1, TermState: "--"}
+}
+
+func (s *session) finishHTTP(rec *LogRecord, be *Backend, srv *Server) {
+	p := s.fe.p
+	rec.Tt = int(time.Since(rec.Start).Milliseconds())
+	rec.Actconn = p.Actconn.Load()
+	rec.Feconn = s.fe.Counters.Scur.Load()
+	if be != nil {
+		rec.BackName = be.Name
+		rec.Beconn = be.Counters.Scur.Load()
+		rec.BackendQueue = be.Counters.Qcur.Load()
+	} else if rec.BackName == "" {
+		rec.BackName = s.fe.Name
+	}
+	if srv != nil {
+		rec.ServerName = srv.Name
+		rec.SrvConn = srv.Counters.Scur.Load()
+	}
+	if p.opts.Log != nil {
+		p.opts.Log(rec)
+	}
+}
+
+// exchange is one request/response transaction.
+type exchange struct {
+	s     *session
+	req   *http1.Request
+	br    *bufio.Reader // client side
+	bw    *bufio.Writer
+	t     txn
+	rec   *LogRecord
+	be    *Backend
+	srv   *Server
+	start time.Time
+}
+
+// handle runs one request; it reports whether the client connection stays
+// open.
+func (s *session) handle(req *http1.Request, br *bufio.Reader, bw *bufio.Writer, start time.Time) bool {
+	fe := s.fe
+	fe.Counters.ReqTot.Add(1)
+	x := &exchange{s: s, req: req, br: br, bw: bw, start: start}
+	x.t = txn{src: s.src, dst: s.dst, req: req, frontend: fe.Name}
+	if s.fe.p.opts.Log != nil || len(fe.Cfg.Captures) > 0 {
+		x.rec = s.newRecord(start)
+		x.rec.Tq = int(time.Since(start).Milliseconds())
+		x.rec.RequestLine = req.Method + " " + req.Target + " HTTP/1." + strconv.Itoa(req.Minor)
+	}
+	keep := x.run()
+	if x.rec != nil {
+		s.finishHTTP(x.rec, x.be, x.srv)
+	}
+	return keep
+}
+
+func (x *exchange) setTerm(who, phase byte) {
+	if x.rec != nil {
+		x.rec.TermState = termState(who, phase)
+	}
+}
+
+func (x *exchange) run() bool {
+	s, fe, req := x.s, x.s.fe, x.req
+	if fe.Cfg.MonitorURI != "" && req.Target == fe.Cfg.MonitorURI {
+		fe.Counters.Intercepted.Add(1)
+		return x.reply(http1.ErrorMessage(200), 200, false)
+	}
+	// Frontend rules: http-request, then redirect lines, then switching.
+	if done, keep := x.applyRequestRules(fe.rules, fe.Cfg); done {
+		return keep
+	}
+	be := s.selectBackend(&x.t)
+	if be == nil {
+		x.setTerm(termProxy, phaseRequest)
+		return x.errorReply(503, nil)
+	}
+	x.be = be
+	x.t.backend = be.Name
+	if be.Cfg != fe.Cfg {
+		be.Counters.session(time.Now())
+		defer be.Counters.Scur.Add(-1)
+		if done, keep := x.applyRequestRules(be.rules, be.Cfg); done {
+			return keep
+		}
+	}
+	be.Counters.ReqTot.Add(1)
+	if st := be.Cfg.Stats; st.Enabled && fe.p.opts.Stats != nil && strings.HasPrefix(req.Target, st.URI) {
+		fe.Counters.Intercepted.Add(1)
+		resp := fe.p.opts.Stats(fe.p, fe, &StatsRequest{Method: req.Method, Target: req.Target, Header: req.Header.Get, Backend: be})
+		st, _ := strconv.Atoi(string(resp[9:12]))
+		return x.reply(resp, st, false)
+	}
+	x.forwardFor(fe.Cfg.Options.Forwardfor, be.Cfg.Options.Forwardfor)
+	return x.forward()
+}
+
+// applyRequestRules runs http-request rules then redirect lines of one
+// section. done reports that the request was answered.
+func (x *exchange) applyRequestRules(rs *ruleSet, pc *haproxy.Proxy) (done, keep bool) {
+	for _, a := range rs.httpReq {
+		if !a.cond.ok(&x.t) {
+			continue
+		}
+		r := a.rule
+		switch r.Action {
+		case "allow":
+			goto redirects
+		case "deny", "tarpit":
+			x.s.fe.Counters.Dreq.Add(1)
+			if x.be != nil {
+				x.be.Counters.Dreq.Add(1)
+			}
+			x.setTerm(termProxy, phaseRequest)
+			if r.Action == "tarpit" {
+				x.tarpit()
+				x.setTerm(termProxy, phaseTarpit)
+			}
+			if a.body != nil {
+				return true, x.reply(a.body, r.Status, true)
+			}
+			return true, x.errorReply(r.Status, pc)
+		case "return":
+			x.s.fe.Counters.Intercepted.Add(1)
+			return true, x.reply(a.body, r.Status, false)
+		case "auth":
+			realm := r.Realm
+			if realm == "" {
+				realm = pc.Name
+			}
+			msg := http1.ErrorMessage(401)
+			msg = insertHeader(msg, "www-authenticate: Basic realm=\""+realm+"\"")
+			x.setTerm(termProxy, phaseRequest)
+			return true, x.reply(msg, 401, false)
+		case "redirect":
+			return true, x.redirect(a)
+		case "set-header":
+			x.req.Header.Set(r.Name, a.value.String(&x.t))
+		case "add-header":
+			x.req.Header.Add(r.Name, a.value.String(&x.t))
+		case "del-header":
+			x.req.Header.Del(r.Name)
+		}
+	}
+redirects:
+	for _, a := range rs.redirects {
+		if a.cond.ok(&x.t) {
+			return true, x.redirect(a)
+		}
+	}
+	return false, false
+}
+
+// tarpit holds the request for timeout tarpit (or timeout connect).
+func (x *exchange) tarpit() {
+	d := x.s.fe.Cfg.Timeouts.Tarpit
+	if d == 0 {
+		d = x.s.fe.Cfg.Timeouts.Connect
+	}
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-x.s.fe.p.closed:
+		}
+	}
+}
+
+// redirect answers with HAProxy's redirect response.
+func (x *exchange) redirect(a *action) bool {
+	rd := a.rule.Redirect
+	if rd == nil {
+		return x.errorReply(500, nil)
+	}
+	target := a.value.String(&x.t)
+	path := x.req.Target
+	switch rd.Type {
+	case "prefix":
+		if rd.DropQuery {
+			if i := strings.IndexByte(path, '?'); i >= 0 {
+				path = path[:i]
+			}
+		}
+		if target == "/" {
+			target = ""
+		}
+		target += path
+	case "scheme":
+		host := x.req.Header.Get("Host")
+		if rd.DropQuery {
+			if i := strings.IndexByte(path, '?'); i >= 0 {
+				path = path[:i]
+			}
+		}
+		target = target + "://" + host + path
+	}
+	if rd.AppendSlash && !strings.HasSuffix(target, "/") {
+		target += "/"
+	}
+	code := rd.Code
+	if code == 0 {
+		code = 302
+	}
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 " + strconv.Itoa(code) + " " + http1.ReasonPhrase(code) + "\r\n")
+	b.WriteString("content-length: 0\r\nlocation: " + target + "\r\n")
+	if rd.SetCookie != "" {
+		b.WriteString("set-cookie: " + rd.SetCookie + "; path=/\r\n")
+	}
+	if rd.ClearCookie != "" {
+		b.WriteString("set-cookie: " + rd.ClearCookie + "; path=/; Max-Age=0\r\n")
+	}
+	b.WriteString("\r\n")
+	x.s.fe.Counters.Intercepted.Add(1)
+	return x.reply([]byte(b.String()), code, false)
+}
+
+// insertHeader adds a header line just before the end of msg's head.
+func insertHeader(msg []byte, line string) []byte {
+	i := strings.Index(string(msg), "\r\n\r\n")
+	if i < 0 {
+		return msg
+	}
+	out := make([]byte, 0, len(msg)+len(line)+2)
+	out = append(out, msg[:i+2]...)
+	out = append(out, line...)
+	out = append(out, "\r\n"...)
+	return append(out, msg[i+2:]...)
+}
+
+// errorReply sends HAProxy's error page for status (or the errorfile of
+// the backend, else of the frontend). Errors close the connection for
+// 400/408 and 5xx; a deny keeps it when the request allows.
+func (x *exchange) errorReply(status int, pc *haproxy.Proxy) bool {
+	var msg []byte
+	for _, p := range []*haproxy.Proxy{pc, x.beCfg(), x.s.fe.Cfg} {
+		if p != nil {
+			if f, ok := p.ErrorFiles[status]; ok {
+				msg = []byte(f)
+				break
+			}
+		}
+	}
+	if msg == nil {
+		msg = http1.ErrorMessage(status)
+	}
+	if msg == nil {
+		msg = []byte("HTTP/1.1 " + strconv.Itoa(status) + " " + http1.ReasonPhrase(status) + "\r\ncontent-length: 0\r\n\r\n")
+	}
+	closeAfter := status == 400 || status == 408 || status >= 500
+	return x.reply(msg, status, closeAfter)
+}
+
+func (x *exchange) beCfg() *haproxy.Proxy {
+	if x.be != nil {
+		return x.be.Cfg
+	}
+	return nil
+}
+
+// reply writes a whole response produced by the proxy. The request body,
+// if any, is drained so the connection can serve the next request.
+func (x *exchange) reply(msg []byte, status int, closeAfter bool) bool {
+	fe := x.s.fe
+	fe.Counters.status(status)
+	if x.be != nil {
+		x.be.Counters.status(status)
+	}
+	keep := !closeAfter && !x.req.Close && !x.s.fe.p.Stopping()
+	if keep && (x.req.Body.Chunked || x.req.Body.Length > 0) {
+		// Drain a small body; a large one closes the connection.
+		if x.req.Body.Chunked || x.req.Body.Length > 64<<10 {
+			keep = false
+		} else if _, err := x.br.Discard(int(x.req.Body.Length)); err != nil {
+			keep = false
+		}
+	}
+	hasConn := strings.Contains(strings.ToLower(string(msg[:headEnd(msg)])), "\r\nconnection:")
+	switch {
+	case hasConn:
+	case x.req.Close && !keep:
+		msg = insertHeader(msg, "connection: close")
+	case keep && x.req.Minor == 0:
+		msg = insertHeader(msg, "connection: keep-alive")
+	}
+	n, _ := x.bw.Write(msg)
+	x.bw.Flush()
+	fe.Counters.Bout.Add(int64(n))
+	fe.Counters.Bin.Add(int64(x.req.HeadLen))
+	if x.rec != nil {
+		x.rec.Status = status
+		x.rec.BytesRead = int64(n)
+		x.rec.BytesIn = int64(x.req.HeadLen)
+	}
+	return keep
+}
+
+func headEnd(msg []byte) int {
+	if i := strings.Index(string(msg), "\r\n\r\n"); i >= 0 {
+		return i + 2
+	}
+	return len(msg)
+}
+
+// forwardFor adds X-Forwarded-For (option forwardfor) unless the client is
+// in the except network or if-none finds the header already there.
+func (x *exchange) forwardFor(ffs ...*haproxy.Forwardfor) {
+	for _, ff := range ffs {
+		if ff == nil {
+			continue
+		}
+		src := x.s.src.Addr()
+		if ff.Except != nil && ff.Except.Contains(src) {
+			return
+		}
+		name := ff.Header
+		if name == "" {
+			name = "X-Forwarded-For"
+		}
+		if ff.IfNone && x.req.Header.Has(name) {
+			return
+		}
+		x.req.Header.Add(name, src.String())
+		return
+	}
+}
+
+// connMode returns whether the server side and the client side close
+// after this exchange, per option httpclose / http-server-close /
+// http-keep-alive of the frontend and backend.
+func (x *exchange) connMode() (srvClose, cliClose bool) {
+	fo, bo := x.s.fe.Cfg.Options, x.be.Cfg.Options
+	if fo.HTTPClose || bo.HTTPClose {
+		return true, true
+	}
+	if fo.HTTPServerClose || bo.HTTPServerClose {
+		return true, false
+	}
+	return false, false
+}
+
+// forward sends the request to a server and relays the response.
+func (x *exchange) forward() bool {
+	s, be, req := x.s, x.be, x.req
+	p := s.fe.p
+	srvClose, cliClose := x.connMode()
+	key := balance.Key{Src: s.src.Addr(), Target: req.Target, Header: req.Header}
+	srv, tw, err := be.pick(p.ctx, key, nil)
+	if x.rec != nil {
+		x.rec.Tw = int(tw.Milliseconds())
+	}
+	if err != nil {
+		if errors.Is(err, errQueueTimeout) {
+			x.setTerm(termServerTimeout, phaseQueue)
+		} else {
+			x.setTerm(termServerAbort, phaseConnect)
+		}
+		return x.errorReply(503, nil)
+	}
+	x.srv = srv
+	defer func() {
+		if x.srv != nil {
+			be.done(x.srv)
+		}
+	}()
+
+	connHdr := ""
+	switch {
+	case req.Upgrade:
+		connHdr = "upgrade"
+	case srvClose:
+		connHdr = "close"
+	case req.Minor == 0:
+		connHdr = "keep-alive"
+	}
+	hasBody := req.Body.Chunked || req.Body.Length > 0
+	for attempt := 0; ; attempt++ {
+		sc, reused, ok := x.serverConn(srv, key)
+		if !ok {
+			return x.errorReply(503, nil)
+		}
+		srv = x.srv
+		sc.conn.SetDeadline(time.Time{})
+		req.WriteHead(sc.bw, connHdr)
+		var bodyDone chan error
+		if hasBody {
+			if err := sc.bw.Flush(); err != nil && reused && attempt == 0 {
+				sc.close()
+				s.srvConn = nil
+				continue
+			}
+			bodyDone = make(chan error, 1)
+			go func() {
+				_, err := http1.CopyBody(sc.bw, x.br, req.Body)
+				bodyDone <- err
+			}()
+		} else if err := sc.bw.Flush(); err != nil {
+			sc.close()
+			s.srvConn = nil
+			if reused && attempt == 0 {
+				continue
+			}
+			srv.Counters.Eresp.Add(1)
+			x.setTerm(termServerAbort, phaseHeaders)
+			return x.errorReply(502, nil)
+		}
+		keep, retry := x.relayResponse(sc, bodyDone, reused && attempt == 0 && !hasBody, srvClose, cliClose)
+		if retry {
+			continue
+		}
+		return keep
+	}
+}
+
+// serverConn returns the connection for this request: the one attached to
+// the session when it goes to the same server, else an idle one (reuse),
+// else a new one with retries and redispatch. ok is false after a
+// connection failure (the caller answers 503).
+func (x *exchange) serverConn(srv *Server, key balance.Key) (sc *serverConn, reused, ok bool) {
+	s, be := x.s, x.be
+	if s.srvConn != nil {
+		if s.srvConn.srv == srv {
+			return s.srvConn, true, true
+		}
+		s.srvConn.srv.putIdle(s.srvConn)
+		s.srvConn = nil
+	}
+	reuse := be.Cfg.HTTPReuse
+	if reuse != "never" && (s.nreq > 1 || reuse == "always" || reuse == "aggressive") {
+		if sc := srv.getIdle(); sc != nil {
+			s.srvConn = sc
+			return sc, true, true
+		}
+	}
+	res, err := be.connectFrom(s.fe.p.ctx, srv, key, s.dst)
+	if x.rec != nil {
+		x.rec.Tc = int(res.tc.Milliseconds())
+		x.rec.Retries, x.rec.Redispatched = res.retries, res.redisp
+	}
+	if err != nil {
+		// connectFrom released the server slot.
+		x.srv = nil
+		x.setTerm(termServerAbort, phaseConnect)
+		if isTimeout(err) {
+			x.setTerm(termServerTimeout, phaseConnect)
+		}
+		return nil, false, false
+	}
+	x.srv = res.srv
+	sc = &serverConn{srv: res.srv, conn: res.conn, br: getReader(res.conn), bw: getWriter(res.conn)}
+	s.srvConn = sc
+	return sc, false, true
+}
+
+// relayResponse reads the server's response (relaying 1xx), applies
+// http-response rules and streams it to the client.
+func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, srvClose, cliClose bool) (keep, retry bool) {
+	s, be, srv, req := x.s, x.be, x.srv, x.req
+	fe := s.fe
+	t0 := time.Now()
+	srvTO := be.Cfg.Timeouts.Server
+	var resp http1.Response
+	abort := func() {
+		sc.close()
+		s.srvConn = nil
+		if bodyDone != nil {
+			s.cli.SetReadDeadline(time.Now())
+			<-bodyDone
+		}
+	}
+	for {
+		if srvTO > 0 {
+			sc.conn.SetReadDeadline(time.Now().Add(srvTO))
+		}
+		err := resp.Read(sc.br, 0, req.Method)
+		if err != nil {
+			if canRetry && resp.HeadLen == 0 && sc.br.Buffered() == 0 && !isTimeout(err) {
+				// A reused connection the server had closed: retry once
+				// on a fresh one.
+				abort()
+				return false, true
+			}
+			abort()
+			srv.Counters.Eresp.Add(1)
+			be.Counters.Eresp.Add(1)
+			if isTimeout(err) {
+				x.setTerm(termServerTimeout, phaseHeaders)
+				return x.errorReply(504, nil), false
+			}
+			x.setTerm(termServerAbort, phaseHeaders)
+			return x.errorReply(502, nil), false
+		}
+		if resp.Status >= 100 && resp.Status < 200 && resp.Status != 101 {
+			resp.WriteHead(x.bw, "")
+			x.bw.Flush()
+			continue
+		}
+		break
+	}
+	if x.rec != nil {
+		x.rec.Tr = int(time.Since(t0).Milliseconds())
+	}
+	// http-response rules of the backend, then the frontend.
+	for _, rs := range []*ruleSet{be.rules, fe.rules} {
+		if rs == fe.rules && be.Cfg == fe.Cfg {
+			break
+		}
+		for _, a := range rs.httpResp {
+			if !a.cond.ok(&x.t) {
+				continue
+			}
+			switch a.rule.Action {
+			case "set-header":
+				resp.Header.Set(a.rule.Name, a.value.String(&x.t))
+			case "add-header":
+				resp.Header.Add(a.rule.Name, a.value.String(&x.t))
+			case "del-header":
+				resp.Header.Del(a.rule.Name)
+			case "deny":
+				fe.Counters.Dresp.Add(1)
+				be.Counters.Dresp.Add(1)
+				srv.Counters.Dresp.Add(1)
+				abort()
+				x.setTerm(termProxy, phaseHeaders)
+				return x.errorReply(502, nil), false
+			}
+		}
+	}
+	upgrade := resp.Status == 101 && req.Upgrade
+	untilClose := !resp.Body.Chunked && resp.Body.Length < 0
+	cliKeep := !cliClose && !req.Close && !untilClose && !fe.p.Stopping() && !upgrade
+	srvKeep := !srvClose && !resp.Close && !untilClose && !upgrade
+	connHdr := ""
+	switch {
+	case upgrade:
+		connHdr = "upgrade"
+	case !cliKeep:
+		connHdr = "close"
+	case req.Minor == 0:
+		connHdr = "keep-alive"
+	}
+	fe.Counters.status(resp.Status)
+	be.Counters.status(resp.Status)
+	srv.Counters.status(resp.Status)
+	resp.WriteHead(x.bw, connHdr)
+	if srvTO > 0 {
+		sc.conn.SetReadDeadline(time.Now().Add(srvTO))
+	}
+	var n int64
+	var err error
+	if upgrade {
+		err = x.bw.Flush()
+	} else {
+		n, err = http1.CopyBody(x.bw, sc.br, resp.Body)
+	}
+	out := int64(resp.HeadLen) + n
+	in := int64(req.HeadLen)
+	fe.Counters.Bout.Add(out)
+	be.Counters.Bout.Add(out)
+	srv.Counters.Bout.Add(out)
+	if x.rec != nil {
+		x.rec.Status = resp.Status
+		x.rec.BytesRead = out
+	}
+	if err != nil {
+		abort()
+		x.setTerm(termServerAbort, phaseData)
+		return false, false
+	}
+	if bodyDone != nil {
+		if err := <-bodyDone; err != nil {
+			cliKeep, srvKeep = false, false
+		}
+		if req.Body.Length > 0 {
+			in += req.Body.Length
+		}
+	}
+	fe.Counters.Bin.Add(in)
+	be.Counters.Bin.Add(in)
+	srv.Counters.Bin.Add(in)
+	if upgrade {
+		x.tunnel(sc)
+		return false, false
+	}
+	if !srvKeep {
+		sc.close()
+		s.srvConn = nil
+	} else {
+		sc.used = true
+	}
+	return cliKeep, false
+}
+
+// tunnel switches to byte forwarding after a 101 response (WebSocket),
+// with timeout tunnel (else client/server) on inactivity.
+func (x *exchange) tunnel(sc *serverConn) {
+	s := x.s
+	// Bytes already buffered on either side go first.
+	if n := x.br.Buffered(); n > 0 {
+		b, _ := x.br.Peek(n)
+		sc.conn.Write(b)
+	}
+	if n := sc.br.Buffered(); n > 0 {
+		b, _ := sc.br.Peek(n)
+		s.cli.Write(b)
+	}
+	to := x.be.Cfg.Timeouts
+	cliTO, srvTO := s.fe.Cfg.Timeouts.Client, to.Server
+	if to.Tunnel > 0 {
+		cliTO, srvTO = to.Tunnel, to.Tunnel
+	}
+	s.cli.SetDeadline(time.Time{})
+	sc.conn.SetDeadline(time.Time{})
+	in, out, term := tunnel(s.cli, sc.conn, cliTO, srvTO)
+	s.fe.Counters.Bin.Add(in)
+	s.fe.Counters.Bout.Add(out)
+	if x.rec != nil {
+		x.rec.BytesRead += out
+		x.rec.TermState = term
+	}
+	sc.close()
+	s.srvConn = nil
+}

@@ -1,0 +1,340 @@
+// Package proxy is goproxy's runtime: it builds frontends, backends and
+// servers from a validated haproxy.cfg (parser/haproxy) and forwards
+// traffic the way HAProxy 2.6 does, in mode tcp (bytes, spliced) and mode
+// http (its own HTTP/1.x engine in proxy/http1).
+//
+// One goroutine serves each client connection; listeners throttle accept
+// by the global and frontend maxconn. Statistics are lock-free counters
+// per frontend, backend and server (Counters), and each transaction ends
+// with a LogRecord handed to Options.Log.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"hapair/parser/haproxy"
+)
+
+// Options tune a Proxy beyond what the configuration says.
+type Options struct {
+	// Listen opens the listener for one address of a bind line. Nil means
+	// a fresh TCP socket with SO_REUSEADDR; the process-model code passes
+	// a function handing over inherited sockets on reload.
+	Listen func(addr haproxy.Addr, bind *haproxy.Bind) (net.Listener, error)
+	// Log receives one record per transaction (nil: none).
+	Log func(*LogRecord)
+	// ReadFile reads files referenced at run time (maps, ACL files);
+	// default os.ReadFile.
+	ReadFile func(string) ([]byte, error)
+	// Logf reports runtime alerts and warnings (nil: dropped).
+	Logf func(format string, args ...any)
+	// Stats, when set, serves the stats page for requests matching a
+	// proxy's `stats uri`; it writes a whole response on w and reports
+	// whether the connection may stay open.
+	Stats func(p *Proxy, fe *Frontend, req *StatsRequest) []byte
+}
+
+// StatsRequest is what a stats handler needs of the request.
+type StatsRequest struct {
+	Method, Target string
+	Header         func(name string) string
+	Backend        *Backend
+}
+
+// Proxy is a running (or ready to run) goproxy instance.
+type Proxy struct {
+	cfg  *haproxy.Config
+	opts Options
+
+	frontends []*Frontend
+	backends  []*Backend
+	beByName  map[string]*Backend
+
+	// Actconn counts the connections of the whole process (actconn).
+	Actconn atomic.Int64
+	global  *limiter
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[net.Conn]struct{}
+	idleConns map[net.Conn]struct{} // HTTP connections between requests
+	stopping  bool
+	stopped   chan struct{} // closed by Stop
+	closed    chan struct{} // closed by Close
+	wg        sync.WaitGroup
+	// ctx ends on Close: it cancels dials and queue waits.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	startTime time.Time
+}
+
+// New builds the runtime from cfg. It opens nothing yet; Run binds.
+func New(cfg *haproxy.Config, opts Options) (*Proxy, error) {
+	if opts.ReadFile == nil {
+		opts.ReadFile = os.ReadFile
+	}
+	p := &Proxy{
+		cfg:       cfg,
+		opts:      opts,
+		beByName:  map[string]*Backend{},
+		conns:     map[net.Conn]struct{}{},
+		idleConns: map[net.Conn]struct{}{},
+		stopped:   make(chan struct{}),
+		closed:    make(chan struct{}),
+		startTime: time.Now(),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if cfg.Global.Maxconn > 0 {
+		p.global = newLimiter(cfg.Global.Maxconn)
+	}
+	for _, pc := range cfg.Proxies {
+		if pc.Disabled || pc.Cap&haproxy.CapBE == 0 {
+			continue
+		}
+		be, err := newBackend(p, pc)
+		if err != nil {
+			return nil, fmt.Errorf("backend '%s': %w", pc.Name, err)
+		}
+		p.backends = append(p.backends, be)
+		p.beByName[pc.Name] = be
+	}
+	for _, pc := range cfg.Proxies {
+		if pc.Disabled || pc.Cap&haproxy.CapFE == 0 {
+			continue
+		}
+		fe, err := newFrontend(p, pc)
+		if err != nil {
+			return nil, fmt.Errorf("frontend '%s': %w", pc.Name, err)
+		}
+		p.frontends = append(p.frontends, fe)
+	}
+	return p, nil
+}
+
+// Frontends returns the frontends (and listen sections) in file order.
+func (p *Proxy) Frontends() []*Frontend { return p.frontends }
+
+// Backends returns the backends (and listen sections) in file order.
+func (p *Proxy) Backends() []*Backend { return p.backends }
+
+// Backend returns the backend called name, or nil.
+func (p *Proxy) Backend(name string) *Backend { return p.beByName[name] }
+
+// Config returns the configuration the proxy was built from.
+func (p *Proxy) Config() *haproxy.Config { return p.cfg }
+
+// StartTime is when the proxy was built (for the stats page's uptime).
+func (p *Proxy) StartTime() time.Time { return p.startTime }
+
+// SetServerState marks a server up or down (health checks, the stats
+// socket). It reports false when the backend or server does not exist.
+func (p *Proxy) SetServerState(backend, server string, up bool) bool {
+	be := p.beByName[backend]
+	if be == nil {
+		return false
+	}
+	s := be.Server(server)
+	if s == nil {
+		return false
+	}
+	be.setUp(s, up)
+	return true
+}
+
+// SetServerWeight changes a server's weight at run time.
+func (p *Proxy) SetServerWeight(backend, server string, w int) bool {
+	be := p.beByName[backend]
+	if be == nil {
+		return false
+	}
+	s := be.Server(server)
+	if s == nil {
+		return false
+	}
+	be.setWeight(s, w)
+	return true
+}
+
+// Bind opens every listener; Run calls it when it has not been called.
+// Calling it first lets a caller learn bind errors (and the addresses of
+// port-0 binds) before serving.
+func (p *Proxy) Bind() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.listeners) > 0 {
+		return nil
+	}
+	for _, fe := range p.frontends {
+		if err := fe.bind(); err != nil {
+			for _, fe := range p.frontends {
+				for _, l := range fe.listeners {
+					l.Close()
+				}
+				fe.listeners = nil
+			}
+			return err
+		}
+		p.listeners = append(p.listeners, fe.listeners...)
+	}
+	return nil
+}
+
+// Run binds (if needed) and serves until ctx ends (hard stop, like
+// SIGTERM), Stop is called and the in-flight connections finished, or
+// Close is called.
+func (p *Proxy) Run(ctx context.Context) error {
+	if err := p.Bind(); err != nil {
+		return err
+	}
+	for _, fe := range p.frontends {
+		for _, l := range fe.listeners {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				fe.acceptLoop(l)
+			}()
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-ctx.Done():
+		p.Close()
+		<-done
+		return nil
+	case <-p.closed:
+		<-done
+		return nil
+	case <-done:
+		return nil
+	}
+}
+
+// Stop stops accepting (closes the listeners) and lets the connections in
+// flight finish: HAProxy's soft stop (SIGUSR1). Idle keep-alive
+// connections are closed at their next request boundary.
+func (p *Proxy) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopping {
+		return
+	}
+	p.stopping = true
+	close(p.stopped)
+	for _, l := range p.listeners {
+		l.Close()
+	}
+	for c := range p.idleConns {
+		c.Close()
+	}
+}
+
+// idle marks an HTTP connection as waiting for its next request (a soft
+// stop closes it) or busy again. Marking idle fails when stopping.
+func (p *Proxy) idle(c net.Conn, idle bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !idle {
+		delete(p.idleConns, c)
+		return true
+	}
+	if p.stopping {
+		return false
+	}
+	p.idleConns[c] = struct{}{}
+	return true
+}
+
+// Close stops at once: listeners and every connection are closed
+// (HAProxy's hard stop, SIGTERM).
+func (p *Proxy) Close() {
+	p.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.closed:
+		return
+	default:
+	}
+	close(p.closed)
+	p.cancel()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Stopping reports whether Stop or Close was called.
+func (p *Proxy) Stopping() bool {
+	select {
+	case <-p.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// track registers a connection so Close can end it; it returns false when
+// the proxy is closing.
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.closed:
+		return false
+	default:
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.idleConns, c)
+	p.mu.Unlock()
+}
+
+func (p *Proxy) logf(format string, args ...any) {
+	if p.opts.Logf != nil {
+		p.opts.Logf(format, args...)
+	}
+}
+
+// limiter is a counting semaphore for maxconn.
+type limiter struct {
+	slots chan struct{}
+}
+
+func newLimiter(n int) *limiter { return &limiter{slots: make(chan struct{}, n)} }
+
+// acquire blocks until a slot is free or stop is closed.
+func (l *limiter) acquire(stop <-chan struct{}) bool {
+	if l == nil {
+		return true
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+func (l *limiter) release() {
+	if l != nil {
+		<-l.slots
+	}
+}
+
+// isClosed reports errors caused by a closed connection or listener.
+func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }

@@ -1,0 +1,190 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"hapair/proxy/balance"
+)
+
+// selectBackend runs use_backend rules in order, then default_backend;
+// a listen section is its own backend.
+func (s *session) selectBackend(t *txn) *Backend {
+	fe := s.fe
+	for _, r := range fe.rules.useBackends {
+		if !r.cond.ok(t) {
+			continue
+		}
+		if r.backend != nil {
+			return r.backend
+		}
+		if be := fe.p.beByName[r.expr.String(t)]; be != nil {
+			return be
+		}
+		// HAProxy: an unknown dynamic name falls through to default_backend.
+	}
+	if fe.rules.defaultBackend != nil {
+		return fe.rules.defaultBackend
+	}
+	return fe.self
+}
+
+// serveTCP forwards bytes between the client and a server (mode tcp).
+func (s *session) serveTCP() {
+	fe := s.fe
+	p := fe.p
+	rec := &LogRecord{Client: s.src, Frontend: s.dst, Accept: s.accept, Start: s.accept,
+		FrontName: fe.Name, Status: -1, Tq: 0, Tw: -1, Tc: -1, Tr: -1}
+	defer s.cli.Close()
+	t := &txn{src: s.src, dst: s.dst, frontend: fe.Name}
+	be := s.selectBackend(t)
+	if be == nil {
+		rec.TermState = termState(termProxy, phaseRequest)
+		s.finishTCP(rec, nil)
+		return
+	}
+	rec.BackName = be.Name
+	be.Counters.session(time.Now())
+	defer be.Counters.Scur.Add(-1)
+
+	res, err := be.connect(p.ctx, balance.Key{Src: s.src.Addr()}, s.dst)
+	rec.Tw = int(res.tw.Milliseconds())
+	rec.Retries, rec.Redispatched = res.retries, res.redisp
+	if res.srv != nil {
+		rec.ServerName = res.srv.Name
+	}
+	if err != nil {
+		switch {
+		case res.queueErr != nil && errors.Is(res.queueErr, errQueueTimeout):
+			rec.TermState = termState(termServerTimeout, phaseQueue)
+		case res.queueErr != nil:
+			rec.TermState = termState(termServerAbort, phaseConnect)
+			if errors.Is(res.queueErr, errNoServer) {
+				rec.TermState = "SC"
+			}
+		case isTimeout(err):
+			rec.TermState = termState(termServerTimeout, phaseConnect)
+		default:
+			rec.TermState = termState(termServerAbort, phaseConnect)
+		}
+		s.finishTCP(rec, nil)
+		return
+	}
+	srv := res.srv
+	rec.Tc = int(res.tc.Milliseconds())
+	defer be.done(srv)
+	defer res.conn.Close()
+	if !p.track(res.conn) {
+		return
+	}
+	defer p.untrack(res.conn)
+
+	to := be.Cfg.Timeouts
+	cliTO, srvTO := fe.Cfg.Timeouts.Client, to.Server
+	if to.Tunnel > 0 {
+		cliTO, srvTO = to.Tunnel, to.Tunnel
+	}
+	in, out, term := tunnel(s.cli, res.conn, cliTO, srvTO)
+	rec.BytesIn, rec.BytesRead = in, out
+	fe.Counters.Bin.Add(in)
+	fe.Counters.Bout.Add(out)
+	be.Counters.Bin.Add(in)
+	be.Counters.Bout.Add(out)
+	srv.Counters.Bin.Add(in)
+	srv.Counters.Bout.Add(out)
+	rec.TermState = term
+	s.finishTCP(rec, srv)
+}
+
+func (s *session) finishTCP(rec *LogRecord, srv *Server) {
+	p := s.fe.p
+	rec.Tt = int(time.Since(s.accept).Milliseconds())
+	rec.Actconn = p.Actconn.Load()
+	rec.Feconn = s.fe.Counters.Scur.Load()
+	if be := p.beByName[rec.BackName]; be != nil {
+		rec.Beconn = be.Counters.Scur.Load()
+		rec.BackendQueue = be.Counters.Qcur.Load()
+	}
+	if srv != nil {
+		rec.SrvConn = srv.Counters.Scur.Load()
+	}
+	if p.opts.Log != nil {
+		p.opts.Log(rec)
+	}
+}
+
+// spliceChunk bounds each io.Copy so that inactivity timeouts are
+// re-armed while data flows; io.Copy between *net.TCPConn with an
+// *io.LimitedReader source keeps using splice(2).
+const spliceChunk = 1 << 20
+
+// tunnel copies both ways until both directions ended, propagating
+// half-closes. A direction idle for its timeout (client side: timeout
+// client, server side: timeout server, or timeout tunnel) ends the
+// whole tunnel. It returns the bytes from the client, the bytes to the
+// client and HAProxy's termination state.
+func tunnel(cli, srv net.Conn, cliTO, srvTO time.Duration) (in, out int64, term string) {
+	var wg sync.WaitGroup
+	var cliErr, srvErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		in, cliErr = pump(srv, cli, cliTO)
+		if cliErr != nil {
+			// Abort: wake the other direction.
+			srv.Close()
+			cli.Close()
+		}
+	}()
+	out, srvErr = pump(cli, srv, srvTO)
+	if srvErr != nil {
+		srv.Close()
+		cli.Close()
+	}
+	wg.Wait()
+	term = "--"
+	switch {
+	case cliErr != nil && isTimeout(cliErr):
+		term = termState(termClientTimeout, phaseData)
+	case srvErr != nil && isTimeout(srvErr):
+		term = termState(termServerTimeout, phaseData)
+	case cliErr != nil && !isClosed(cliErr):
+		term = termState(termClientAbort, phaseData)
+	case srvErr != nil && !isClosed(srvErr):
+		term = termState(termServerAbort, phaseData)
+	}
+	return in, out, term
+}
+
+// pump copies src to dst until EOF, then half-closes dst. The read
+// deadline is re-armed for every chunk and on a deadline with progress,
+// so a direction times out after between timeout and twice timeout of
+// inactivity.
+func pump(dst, src net.Conn, timeout time.Duration) (int64, error) {
+	var total int64
+	lr := &io.LimitedReader{R: src}
+	for {
+		if timeout > 0 {
+			src.SetReadDeadline(time.Now().Add(timeout))
+		}
+		lr.N = spliceChunk
+		n, err := io.Copy(dst, lr)
+		total += n
+		if err != nil {
+			if isTimeout(err) && n > 0 {
+				continue
+			}
+			return total, err
+		}
+		if lr.N > 0 {
+			// EOF from src: pass the half-close on.
+			if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
+			return total, nil
+		}
+	}
+}
