@@ -29,8 +29,13 @@ func (nl NetlinkLinks) Watch(ctx context.Context, f func(name string, up bool)) 
 		var errs = make(chan error, 1)
 		err := nl.inNetns(func() error {
 			return netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
-				ListExisting:  true,
-				ErrorCallback: func(err error) { select { case errs <- err: default: } },
+				ListExisting: true,
+				ErrorCallback: func(err error) {
+					select {
+					case errs <- err:
+					default:
+					}
+				},
 			})
 		})
 		if err != nil {

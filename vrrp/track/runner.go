@@ -212,4 +212,3 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}
 }
-
