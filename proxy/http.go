@@ -528,6 +528,10 @@ func (x *exchange) forward() bool {
 			bodyDone = make(chan error, 1)
 			go func() {
 				_, err := http1.CopyBody(sc.bw, x.br, req.Body)
+				if err != nil {
+					// Unblock the response reader.
+					sc.conn.Close()
+				}
 				bodyDone <- err
 			}()
 		} else if err := sc.bw.Flush(); err != nil {
@@ -596,12 +600,14 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 	t0 := time.Now()
 	srvTO := be.Cfg.Timeouts.Server
 	var resp http1.Response
+	var bodyErr error
 	abort := func() {
 		sc.close()
 		s.srvConn = nil
 		if bodyDone != nil {
 			s.cli.SetReadDeadline(time.Now())
-			<-bodyDone
+			bodyErr = <-bodyDone
+			bodyDone = nil
 		}
 	}
 	for {
@@ -617,6 +623,19 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 				return false, true
 			}
 			abort()
+			var he *http1.Error
+			if errors.Is(bodyErr, http1.ErrBadChunk) || errors.As(bodyErr, &he) {
+				// A malformed request body: HAProxy's 400.
+				fe.Counters.Ereq.Add(1)
+				fe.Counters.status(400)
+				x.bw.Write(http1.ParseErrorMessage(400))
+				x.bw.Flush()
+				x.setTerm(termProxy, phaseData)
+				if x.rec != nil {
+					x.rec.Status = 400
+				}
+				return false, false
+			}
 			srv.Counters.Eresp.Add(1)
 			be.Counters.Eresp.Add(1)
 			if isTimeout(err) {

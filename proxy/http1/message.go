@@ -31,6 +31,7 @@ func badResp(reason string) error { return &Error{Status: 502, Reason: reason} }
 type Framing struct {
 	Chunked bool
 	Length  int64
+	hadCL   bool // chunked with a Content-Length too (removed)
 }
 
 // Request is an HTTP/1.x request head. Its strings point into a buffer
@@ -232,6 +233,12 @@ func (req *Request) Read(r *bufio.Reader, maxHead int) error {
 	req.Close, req.KeepAlive, req.Upgrade = conn.close, conn.keepAlive, conn.upgrade && req.Header.Has("Upgrade")
 	if req.Minor == 0 && !conn.keepAlive {
 		req.Close = true
+	}
+	if req.Body.hadCL {
+		// HAProxy closes the client connection after a request that
+		// had both Transfer-Encoding and Content-Length (smuggling defence).
+		req.Close = true
+		req.Body.hadCL = false
 	}
 	if req.Header.countHost() > 1 {
 		return badReq("several Host headers")
@@ -499,6 +506,9 @@ func framing(h *Header, isReq bool) (Framing, error) {
 		}
 	}
 	if f.Chunked {
+		if cl > 0 {
+			f.hadCL = true
+		}
 		h.Del("Content-Length")
 		f.Length = 0
 	} else if cl > 1 {

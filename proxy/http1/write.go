@@ -97,8 +97,22 @@ func CopyBody(dst *bufio.Writer, src *bufio.Reader, f Framing) (int64, error) {
 	return n, dst.Flush()
 }
 
+// maxCoalesce bounds how many payload bytes of chunks already received
+// are merged into one output chunk, as HAProxy re-chunks what its buffer
+// holds.
+const maxCoalesce = 16384
+
 func copyChunked(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
 	var total int64
+	var pend []byte // payload of complete chunks merged into one
+	flushPend := func() {
+		if len(pend) > 0 {
+			writeChunkHead(dst, int64(len(pend)))
+			dst.Write(pend)
+			dst.WriteString("\r\n")
+			pend = pend[:0]
+		}
+	}
 	for {
 		line, err := readLine(src)
 		if err != nil {
@@ -108,23 +122,42 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
 		if !ok {
 			return total, ErrBadChunk
 		}
-		var hex [20]byte
-		dst.Write(strconv.AppendInt(hex[:0], size, 16))
-		dst.WriteString("\r\n")
 		if size == 0 {
-			// Trailers up to the empty line.
+			flushPend()
+			dst.WriteString("0\r\n")
+			// Trailers up to the empty line, names lower-cased.
 			for {
 				line, err := readLine(src)
 				if err != nil {
 					return total, err
 				}
-				dst.Write(line)
+				if i := indexByte(line, ':'); i > 0 {
+					writeName(dst, string(line[:i]))
+					dst.Write(line[i:])
+				} else {
+					dst.Write(line)
+				}
 				dst.WriteString("\r\n")
 				if len(line) == 0 {
 					return total, nil
 				}
 			}
 		}
+		if int64(src.Buffered()) >= size+2 && int64(len(pend))+size <= maxCoalesce {
+			// The whole chunk is here: merge it.
+			b, _ := src.Peek(int(size) + 2)
+			if b[size] == '\r' && b[size+1] == '\n' {
+				pend = append(pend, b[:size]...)
+				src.Discard(int(size) + 2)
+				total += size
+				continue
+			}
+			if b[size] != '\n' {
+				return total, ErrBadChunk
+			}
+		}
+		flushPend()
+		writeChunkHead(dst, size)
 		m, err := io.CopyN(dst, src, size)
 		total += m
 		if err != nil {
@@ -149,6 +182,28 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
 			}
 		}
 	}
+}
+
+func writeChunkHead(dst *bufio.Writer, size int64) {
+	// Upper-case hex, as HAProxy writes chunk sizes.
+	var hex [20]byte
+	b := strconv.AppendInt(hex[:0], size, 16)
+	for i, c := range b {
+		if c >= 'a' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	dst.Write(b)
+	dst.WriteString("\r\n")
+}
+
+func indexByte(b []byte, c byte) int {
+	for i := range b {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // readLine returns one line without its LF or CRLF, refusing lines longer

@@ -1,0 +1,211 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"hapair/internal/testenv"
+)
+
+// startHAProxy runs the real haproxy on cfg and stops it (by PID) at the
+// end of the test. It waits until addr accepts connections.
+func startHAProxy(t *testing.T, cfg, addr string) {
+	t.Helper()
+	bin := testenv.LookPath(t, "haproxy")
+	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-db", "-f", path)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy did not listen on %s: %s", addr, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// echoHeadBackend answers every request with 200 and, as body, the
+// request head exactly as received, followed by the request body as
+// received (raw chunks included), so that the bytes a proxy forwards can
+// be compared.
+func echoHeadBackend(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					c.SetReadDeadline(time.Now().Add(5 * time.Second))
+					var head bytes.Buffer
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						head.WriteString(line)
+						if line == "\r\n" || line == "\n" {
+							break
+						}
+					}
+					h := strings.ToLower(head.String())
+					var body []byte
+					switch {
+					case strings.Contains(h, "transfer-encoding: chunked"):
+						for {
+							line, err := br.ReadString('\n')
+							if err != nil {
+								return
+							}
+							body = append(body, line...)
+							if line == "0\r\n" {
+								for {
+									tl, err := br.ReadString('\n')
+									if err != nil {
+										return
+									}
+									body = append(body, tl...)
+									if tl == "\r\n" {
+										break
+									}
+								}
+								break
+							}
+							var n int
+							fmt.Sscanf(line, "%x", &n)
+							chunk := make([]byte, n+2)
+							if _, err := io.ReadFull(br, chunk); err != nil {
+								return
+							}
+							body = append(body, chunk...)
+						}
+					case strings.Contains(h, "content-length: "):
+						var n int
+						i := strings.Index(h, "content-length: ")
+						fmt.Sscanf(h[i+16:], "%d", &n)
+						body = make([]byte, n)
+						if _, err := io.ReadFull(br, body); err != nil {
+							return
+						}
+					}
+					payload := head.String() + "----\r\n" + string(body)
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nX-Backend-Mixed: yes\r\nContent-Length: %d\r\n\r\n%s", len(payload), payload)
+				}
+			}()
+		}
+	}()
+	return addr
+}
+
+// diffRequests are sent unchanged through HAProxy 2.6 and goproxy; the
+// full responses (which echo what the server received) must be equal.
+var diffRequests = []struct{ name, req string }{
+	{"get", "GET /a?b=c HTTP/1.1\r\nHost: test.com\r\nUser-Agent: t/1\r\nAccept: */*\r\n\r\n"},
+	{"get_close", "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+	{"http10", "GET / HTTP/1.0\r\nHost: x\r\n\r\n"},
+	{"http10_ka", "GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"},
+	{"mixed_case", "GET / HTTP/1.1\r\nHOST: x\r\nX-MiXeD: Value With Spaces  \r\nx-dup: 1\r\nX-Dup: 2\r\n\r\n"},
+	{"post_cl", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"},
+	{"post_chunked", "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n"},
+	{"cl_te", "POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+	{"cl_list", "POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc"},
+	{"obs_fold", "GET /ok HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n"},
+	{"bare_lf", "GET /ok HTTP/1.1\nHost: x\n\n"},
+	{"version_2_0", "GET /ok HTTP/2.0\r\nHost: x\r\n\r\n"},
+	{"no_host", "GET /ok HTTP/1.1\r\n\r\n"},
+	{"xff_existing", "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n"},
+	{"abs_uri", "GET http://x/ok HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"leading_crlf", "\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n"},
+	// Malformed: HAProxy's own answer.
+	{"cl_dup_diff", "POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
+	{"cl_bad", "POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc"},
+	{"te_gzip", "POST /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"},
+	{"te_gzip_chunked", "POST /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+	{"bad_name", "GET /ok HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n"},
+	{"no_colon", "GET /ok HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"},
+	{"bad_version", "GET /ok HTXP/1.1\r\nHost: x\r\n\r\n"},
+	{"http09", "GET /ok\r\n\r\n"},
+	{"two_hosts", "GET /ok HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"},
+	{"space_uri", "GET /o k HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"ctl_uri", "GET /o\x01k HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"big_head", "GET /ok HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("a", 20000) + "\r\n\r\n"},
+	{"bad_chunk", "POST /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"},
+}
+
+// TestDifferentialHAProxy sends the same bytes through HAProxy 2.6 and
+// goproxy running the same configuration in front of the same echo
+// backend, and compares the whole responses.
+func TestDifferentialHAProxy(t *testing.T) {
+	echo := echoHeadBackend(t)
+	cfg := func(bind string) string {
+		return `
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 2s
+  timeout http-request 400ms
+  option forwardfor
+frontend f
+  bind ` + bind + `
+  default_backend echo
+backend echo
+  server s ` + echo + `
+`
+	}
+	hpAddr, goAddr := freeAddr(t), freeAddr(t)
+	startHAProxy(t, cfg(hpAddr), hpAddr)
+	startProxy(t, cfg(goAddr), Options{})
+	for _, c := range diffRequests {
+		t.Run(c.name, func(t *testing.T) {
+			want := roundTrip(t, hpAddr, c.req, 1200*time.Millisecond)
+			got := roundTrip(t, goAddr, c.req, 1200*time.Millisecond)
+			if got != want {
+				t.Errorf("request %q\nhaproxy: %q\ngoproxy: %q", c.req, want, got)
+			}
+		})
+	}
+}
