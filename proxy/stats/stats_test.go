@@ -1,0 +1,118 @@
+package stats
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func TestServerStatus(t *testing.T) {
+	ck := func(h int) *Check { return &Check{Rise: 2, Fall: 3, Health: h} }
+	cases := []struct {
+		s    Server
+		want string
+	}{
+		{Server{Op: OpRunning}, "no check"},
+		{Server{Op: OpRunning, Check: ck(4)}, "UP"},
+		{Server{Op: OpRunning, Check: ck(3)}, "UP 2/3"},
+		{Server{Op: OpRunning, Check: ck(2)}, "UP 1/3"},
+		{Server{Op: OpStopped, Check: ck(0)}, "DOWN"},
+		{Server{Op: OpStopped, Check: ck(1)}, "DOWN 1/2"},
+		{Server{Op: OpStopped}, "DOWN"},
+		{Server{Op: OpRunning, Admin: AdminDrain, Check: ck(4)}, "DRAIN"},
+		{Server{Op: OpRunning, Admin: AdminDrain, Check: ck(2)}, "DRAIN 1/3"},
+		{Server{Op: OpRunning, Admin: AdminDrain}, "DRAIN"},
+		{Server{Op: OpStopping, Check: ck(4)}, "NOLB"},
+		{Server{Op: OpStopping, Check: ck(3)}, "NOLB 2/3"},
+		{Server{Op: OpRunning, Admin: AdminMaint, Check: ck(4)}, "MAINT"},
+	}
+	for _, c := range cases {
+		if got := c.s.Status(); got != c.want {
+			t.Errorf("%+v: got %q want %q", c.s, got, c.want)
+		}
+	}
+}
+
+func TestCSVRoundTrip(t *testing.T) {
+	s := &Server{Proxy: "be", Name: "s,1", HTTP: true, Op: OpStopped,
+		Check: &Check{Status: "L7STS", Code: 404, Desc: "Layer7 wrong status", Info: `say "hi"`, Rise: 2, Fall: 3}}
+	rows := []Row{(&Frontend{Name: "fe"}).Row(), s.Row(), (&Backend{Name: "be"}).Row()}
+	var b bytes.Buffer
+	if err := WriteCSV(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "# pxname,svname,qcur,") {
+		t.Fatalf("header: %q", b.String()[:40])
+	}
+	back, err := ParseCSV(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != 3 || back[1] != rows[1] {
+		t.Errorf("round trip: %d rows\n%q\n%q", len(back), back[1][:20], rows[1][:20])
+	}
+	if got := rows[1][FStatus]; got != "DOWN" {
+		t.Errorf("status %q", got)
+	}
+	if rows[1][FCheckCode] != "404" || rows[1][FType] != "2" || rows[0][FType] != "0" || rows[2][FType] != "1" {
+		t.Error("type or check code columns wrong")
+	}
+}
+
+func TestPage(t *testing.T) {
+	ctl := newFakeCtl()
+	p := &Page{Auth: []string{"u:p"}, Ctl: ctl, Node: "vm", Version: "2.6.12"}
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("u:p"))
+	if !p.Match("/haproxy?stats") || p.Match("/other") {
+		t.Error("default URI not matched")
+	}
+	if r := p.Handle(&Request{Method: "GET", URI: "/haproxy?stats"}); r.Status != 401 {
+		t.Errorf("no auth: %d", r.Status)
+	}
+	r := p.Handle(&Request{Method: "GET", URI: "/haproxy?stats", Authorization: auth})
+	body := string(r.Body)
+	for _, want := range []string{"<td class=ac>s1</td>", "<td class=ac>s2</td>", "L4OK in", "L4CON", "Frontend", "Backend", "HAProxy version 2.6.12"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<form") {
+		t.Error("admin form without stats admin")
+	}
+	up := string(p.Handle(&Request{Method: "GET", URI: "/haproxy?stats;up", Authorization: auth}).Body)
+	if strings.Contains(up, ">s2<") {
+		t.Error(";up shows a DOWN server")
+	}
+	if !strings.Contains(string(p.Handle(&Request{Method: "GET", URI: "/haproxy?stats", Authorization: auth, Admin: true}).Body), "<form") {
+		t.Error("no admin form with stats admin")
+	}
+	res := p.Handle(&Request{Method: "POST", URI: "/haproxy?stats", Authorization: auth, Admin: true, Body: []byte("s=s1&action=maint&b=be")})
+	if res.Status != 303 || ctl.servers["be/s1"].Admin != AdminMaint {
+		t.Errorf("admin action: status %d admin %v", res.Status, ctl.servers["be/s1"].Admin)
+	}
+	p.HideVersion = true
+	if strings.Contains(string(p.Handle(&Request{Method: "GET", URI: "/haproxy?stats", Authorization: auth}).Body), "2.6.12") {
+		t.Error("hide-version shows the version")
+	}
+}
+
+func TestHumanTime(t *testing.T) {
+	for s, want := range map[int64]string{5: "5s", 65: "1m5s", 3700: "1h1m", 90000: "1d1h"} {
+		if got := humanTime(s); got != want {
+			t.Errorf("%d: %q want %q", s, got, want)
+		}
+	}
+}
+
+func FuzzSession(f *testing.F) {
+	for _, s := range []string{"show stat", "show stat -1 -1 -1", "set weight be/s1 50%", "set server be/s1 state drain;get weight be/s1", "prompt", "disable server /", "show stat be 4 2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		s := &Session{Ctl: newFakeCtl()}
+		var b bytes.Buffer
+		s.Exec(line, &b)
+		ParseCSV(&b)
+	})
+}
