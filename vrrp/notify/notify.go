@@ -116,11 +116,11 @@ type Config struct {
 type Notifier struct {
 	cfg Config
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	queue   []event
-	closing bool
-	running bool
+	mu       sync.Mutex
+	cond     *sync.Cond
+	queue    []event
+	closing  bool
+	running  bool
 	lastMail map[string]string
 
 	fifos []fifoFD
