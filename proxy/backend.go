@@ -138,7 +138,10 @@ var (
 // maxconn, as HAProxy's backend queue. It returns the server with one
 // in-flight slot taken (release with done) and the time spent queued.
 func (be *Backend) pick(ctx context.Context, k balance.Key, avoid *Server) (*Server, time.Duration, error) {
-	skip := func(i int) bool { return avoid != nil && i == avoid.Index }
+	var skip func(i int) bool
+	if avoid != nil {
+		skip = func(i int) bool { return i == avoid.Index }
+	}
 	start := time.Time{}
 	var deadline <-chan time.Time
 	for {

@@ -200,6 +200,8 @@ type session struct {
 	dst     netip.AddrPort
 	srvConn *serverConn // HTTP: the server connection attached to the session
 	nreq    int
+	srcStr  string   // client address as text (X-Forwarded-For)
+	x       exchange // the current HTTP exchange, reused
 }
 
 func (s *session) initAddrs() {

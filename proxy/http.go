@@ -38,9 +38,13 @@ func (s *session) serveHTTP() {
 	br := getReader(c)
 	bw := getWriter(c)
 	defer func() {
-		if s.srvConn != nil {
-			s.srvConn.close()
+		if sc := s.srvConn; sc != nil {
 			s.srvConn = nil
+			if sc.used {
+				sc.srv.putIdle(sc)
+			} else {
+				sc.close()
+			}
 		}
 		putReader(br)
 		putWriter(bw)
@@ -77,7 +81,7 @@ func (s *session) serveHTTP() {
 		}
 		err := req.Read(br, p.cfg.Global.TuneBufsize-p.cfg.Global.TuneMaxrewrite)
 		if err != nil {
-			s.requestError(bw, err, br.Buffered() > 0 || req.HeadLen > 0, start)
+			s.requestError(bw, err, req.HeadLen > 0, start)
 			return
 		}
 		c.SetReadDeadline(time.Time{})
@@ -170,6 +174,7 @@ type exchange struct {
 	be    *Backend
 	srv   *Server
 	start time.Time
+	resp  http1.Response // reused between requests of the session
 }
 
 // handle runs one request; it reports whether the client connection stays
@@ -177,7 +182,8 @@ type exchange struct {
 func (s *session) handle(req *http1.Request, br *bufio.Reader, bw *bufio.Writer, start time.Time) bool {
 	fe := s.fe
 	fe.Counters.ReqTot.Add(1)
-	x := &exchange{s: s, req: req, br: br, bw: bw, start: start}
+	x := &s.x
+	*x = exchange{s: s, req: req, br: br, bw: bw, start: start, resp: x.resp}
 	x.t = txn{src: s.src, dst: s.dst, req: req, frontend: fe.Name}
 	if s.fe.p.opts.Log != nil || len(fe.Cfg.Captures) > 0 {
 		x.rec = s.newRecord(start)
@@ -456,7 +462,10 @@ func (x *exchange) forwardFor(ffs ...*haproxy.Forwardfor) {
 		if ff.IfNone && x.req.Header.Has(name) {
 			return
 		}
-		x.req.Header.Add(name, src.String())
+		if x.s.srcStr == "" {
+			x.s.srcStr = src.String()
+		}
+		x.req.Header.Add(name, x.s.srcStr)
 		return
 	}
 }
@@ -599,7 +608,7 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 	fe := s.fe
 	t0 := time.Now()
 	srvTO := be.Cfg.Timeouts.Server
-	var resp http1.Response
+	resp := &x.resp
 	var bodyErr error
 	abort := func() {
 		sc.close()

@@ -53,7 +53,8 @@ type Request struct {
 	// HeadLen is the size of the head as received, in bytes.
 	HeadLen int
 
-	buf []byte
+	buf   []byte
+	lines []int
 }
 
 // Response is an HTTP/1.x response head, with the same string lifetime as
@@ -69,7 +70,8 @@ type Response struct {
 	Upgrade   bool
 	HeadLen   int
 
-	buf []byte
+	buf   []byte
+	lines []int
 }
 
 // ReadRequest reads a request head from r, refusing heads larger than
@@ -90,21 +92,20 @@ func ReadResponse(r *bufio.Reader, maxHead int, reqMethod string) (*Response, er
 
 // readHead reads the raw head (up to and including the empty line) into
 // buf and returns the line boundaries. Bare LF line ends are accepted.
-func readHead(r *bufio.Reader, maxHead int, buf []byte, isReq bool) ([]byte, []int, error) {
+func readHead(r *bufio.Reader, maxHead int, buf []byte, lines []int, isReq bool) ([]byte, []int, error) {
 	if maxHead <= 0 {
 		maxHead = DefaultMaxHead
 	}
 	buf = buf[:0]
-	var ends [64]int
-	lines := ends[:0]
+	lines = lines[:0]
 	cur := 0 // start of the current line in buf
 	for {
 		line, err := r.ReadSlice('\n')
 		if len(buf)+len(line) > maxHead {
 			if isReq {
-				return nil, nil, badReq("head too large")
+				return buf, lines, badReq("head too large")
 			}
-			return nil, nil, badResp("head too large")
+			return buf, lines, badResp("head too large")
 		}
 		buf = append(buf, line...)
 		if err != nil {
@@ -112,12 +113,12 @@ func readHead(r *bufio.Reader, maxHead int, buf []byte, isReq bool) ([]byte, []i
 				continue
 			}
 			if err == io.EOF && len(buf) == 0 {
-				return nil, nil, io.EOF
+				return buf, lines, io.EOF
 			}
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, nil, err
+			return buf, lines, err
 		}
 		l := trimEOL(buf[cur:])
 		if len(l) == 0 {
@@ -128,7 +129,7 @@ func readHead(r *bufio.Reader, maxHead int, buf []byte, isReq bool) ([]byte, []i
 					cur = 0
 					continue
 				}
-				return nil, nil, badResp("empty status line")
+				return buf, lines, badResp("empty status line")
 			}
 			return buf, lines, nil
 		}
@@ -178,14 +179,14 @@ var tcharTable = func() (t [256]bool) {
 
 // Read reads a request head into req, reusing its buffers.
 func (req *Request) Read(r *bufio.Reader, maxHead int) error {
-	buf, lines, err := readHead(r, maxHead, req.buf, true)
-	if buf != nil {
-		req.buf = buf
-	}
+	buf, lines, err := readHead(r, maxHead, req.buf, req.lines, true)
+	req.buf, req.lines = buf, lines
 	if err != nil {
+		// HeadLen tells how much of a head arrived before the error.
+		req.HeadLen = len(buf)
 		return err
 	}
-	*req = Request{buf: buf, Header: req.Header[:0], HeadLen: len(buf)}
+	*req = Request{buf: buf, lines: lines, Header: req.Header[:0], HeadLen: len(buf)}
 	first := trimEOL(buf[:lines[0]])
 	// method SP+ target SP+ HTTP/x.y
 	i := 0
@@ -251,17 +252,16 @@ func (req *Request) Read(r *bufio.Reader, maxHead int) error {
 
 // Read reads a response head into resp, reusing its buffers.
 func (resp *Response) Read(r *bufio.Reader, maxHead int, reqMethod string) error {
-	buf, lines, err := readHead(r, maxHead, resp.buf, false)
-	if buf != nil {
-		resp.buf = buf
-	}
+	buf, lines, err := readHead(r, maxHead, resp.buf, resp.lines, false)
+	resp.buf, resp.lines = buf, lines
 	if err != nil {
+		resp.HeadLen = len(buf)
 		if e, ok := err.(*Error); ok {
 			e.Status = 502
 		}
 		return err
 	}
-	*resp = Response{buf: buf, Header: resp.Header[:0], HeadLen: len(buf)}
+	*resp = Response{buf: buf, lines: lines, Header: resp.Header[:0], HeadLen: len(buf)}
 	first := trimEOL(buf[:lines[0]])
 	if len(first) < 12 || first[8] != ' ' {
 		return badResp("bad status line")

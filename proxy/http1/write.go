@@ -54,11 +54,9 @@ func (req *Request) WriteHead(w *bufio.Writer, conn string) error {
 // header fields, an optional Connection header and the empty line.
 func (resp *Response) WriteHead(w *bufio.Writer, conn string) error {
 	w.WriteString("HTTP/1.1 ")
-	var b [3]byte
-	b[0] = byte('0' + resp.Status/100%10)
-	b[1] = byte('0' + resp.Status/10%10)
-	b[2] = byte('0' + resp.Status%10)
-	w.Write(b[:])
+	w.WriteByte(byte('0' + resp.Status/100%10))
+	w.WriteByte(byte('0' + resp.Status/10%10))
+	w.WriteByte(byte('0' + resp.Status%10))
 	w.WriteByte(' ')
 	w.WriteString(resp.Reason)
 	w.WriteString("\r\n")
@@ -84,10 +82,7 @@ func CopyBody(dst *bufio.Writer, src *bufio.Reader, f Framing) (int64, error) {
 	case f.Chunked:
 		n, err = copyChunked(dst, src)
 	case f.Length > 0:
-		n, err = io.CopyN(dst, src, f.Length)
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+		n, err = copyN(dst, src, f.Length)
 	case f.Length < 0:
 		n, err = io.Copy(dst, src)
 	}
@@ -158,12 +153,9 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
 		}
 		flushPend()
 		writeChunkHead(dst, size)
-		m, err := io.CopyN(dst, src, size)
+		m, err := copyN(dst, src, size)
 		total += m
 		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
 			return total, err
 		}
 		line, err = readLine(src)
@@ -255,4 +247,30 @@ end:
 		return 0, false
 	}
 	return n, true
+}
+
+// copyN copies n bytes through src's buffer without allocating.
+func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) (int64, error) {
+	var done int64
+	for done < n {
+		if src.Buffered() == 0 {
+			if _, err := src.Peek(1); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return done, err
+			}
+		}
+		k := int64(src.Buffered())
+		if k > n-done {
+			k = n - done
+		}
+		b, _ := src.Peek(int(k))
+		if _, err := dst.Write(b); err != nil {
+			return done, err
+		}
+		src.Discard(int(k))
+		done += k
+	}
+	return done, nil
 }
