@@ -1,11 +1,10 @@
 package proxy
 
 import (
-	"fmt"
 	"net/netip"
-	"strings"
 
 	"hapair/parser/haproxy"
+	"hapair/proxy/acl"
 	"hapair/proxy/http1"
 )
 
@@ -15,90 +14,65 @@ type txn struct {
 	req      *http1.Request // nil in mode tcp
 	frontend string
 	backend  string
+	a        acl.Txn // refreshed before each evaluation (headers change)
 }
 
-// aclEnv is what compiling conditions needs from the proxy.
-type aclEnv struct {
-	userlists []*haproxy.Userlist
-	readFile  func(string) ([]byte, error)
+// aclTxn returns the acl view of t, up to date with header edits.
+func (t *txn) aclTxn() *acl.Txn {
+	a := &t.a
+	*a = acl.Txn{Src: t.src, Dst: t.dst, Frontend: t.frontend, Backend: t.backend}
+	if r := t.req; r != nil {
+		a.HTTP = true
+		a.Method, a.Target, a.Minor, a.Header = r.Method, r.Target, r.Minor, r.Header
+	}
+	return a
 }
+
+// aclEnv is what compiling conditions needs from the proxy; one per
+// proxy, so map files are read once.
+type aclEnv = acl.Env
 
 func (p *Proxy) aclEnv() *aclEnv {
-	return &aclEnv{userlists: p.cfg.Userlists, readFile: p.opts.ReadFile}
+	if p.env == nil {
+		p.env = &acl.Env{Userlists: p.cfg.Userlists, ReadFile: p.opts.ReadFile}
+	}
+	return p.env
 }
 
 // cond is a compiled if/unless condition; a nil *cond is always true.
 type cond struct {
-	match func(t *txn) bool
+	c *acl.Cond
 }
 
-func (c *cond) ok(t *txn) bool { return c == nil || c.match(t) }
+func (c *cond) ok(t *txn) bool { return c == nil || c.c.Match(t.aclTxn()) }
 
 // expr is a compiled log-format string; a nil *expr is the empty string.
 type expr struct {
-	lit  string
-	eval func(t *txn) string
+	e *acl.Expr
 }
 
 func (e *expr) String(t *txn) string {
 	if e == nil {
 		return ""
 	}
-	if e.eval == nil {
-		return e.lit
-	}
-	return e.eval(t)
+	return e.e.Eval(t.aclTxn())
 }
 
-// compileCond compiles c. Until proxy/acl is wired in, only the
-// predefined always-true/false ACLs are understood.
 func compileCond(c *haproxy.Cond, env *aclEnv) (*cond, error) {
 	if c == nil {
 		return nil, nil
 	}
-	var terms [][]func(*txn) bool
-	for _, and := range c.Terms {
-		var fs []func(*txn) bool
-		for _, t := range and {
-			var v bool
-			switch t.Name {
-			case "TRUE":
-				v = true
-			case "FALSE":
-				v = false
-			default:
-				return nil, fmt.Errorf("ACL '%s' is not supported yet", t.Name)
-			}
-			r := v != t.Negate
-			fs = append(fs, func(*txn) bool { return r })
-		}
-		terms = append(terms, fs)
+	ac, err := acl.CompileCond(c, env)
+	if err != nil {
+		return nil, err
 	}
-	unless := c.Unless
-	return &cond{match: func(t *txn) bool {
-		res := false
-		for _, and := range terms {
-			all := true
-			for _, f := range and {
-				if !f(t) {
-					all = false
-					break
-				}
-			}
-			if all {
-				res = true
-				break
-			}
-		}
-		return res != unless
-	}}, nil
+	return &cond{c: ac}, nil
 }
 
-// compileExpr compiles a log-format string; without %[...] it is a
-// literal.
 func compileExpr(s string, env *aclEnv) (*expr, error) {
-	if !strings.Contains(s, "%") {
-		return &expr{lit: s}, nil
+	e, err := acl.CompileExpr(s, env)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("log-format expression '%s' is not supported yet", s)
+	return &expr{e: e}, nil
 }

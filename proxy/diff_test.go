@@ -61,7 +61,9 @@ func startHAProxy(t *testing.T, cfg, addr string) {
 // request head exactly as received, followed by the request body as
 // received (raw chunks included), so that the bytes a proxy forwards can
 // be compared.
-func echoHeadBackend(t *testing.T) string {
+func echoHeadBackend(t *testing.T) string { return echoHeadBackendNamed(t, "echo") }
+
+func echoHeadBackendNamed(t *testing.T, name string) string {
 	t.Helper()
 	addr := freeAddr(t)
 	l, err := net.Listen("tcp4", addr)
@@ -132,7 +134,7 @@ func echoHeadBackend(t *testing.T) string {
 						}
 					}
 					payload := head.String() + "----\r\n" + string(body)
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nX-Backend-Mixed: yes\r\nContent-Length: %d\r\n\r\n%s", len(payload), payload)
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nX-Backend-Mixed: %s\r\nContent-Length: %d\r\n\r\n%s", name, len(payload), payload)
 				}
 			}()
 		}
@@ -207,5 +209,69 @@ backend echo
 				t.Errorf("request %q\nhaproxy: %q\ngoproxy: %q", c.req, want, got)
 			}
 		})
+	}
+}
+
+// TestSeedRoutingDifferential runs the seed's haproxy.cfg (1.4 syntax,
+// as goproxy reads it unchanged) and its modernised form under HAProxy
+// 2.6, with the listen port and the two servers moved to loopback, and
+// checks that Host test.com goes to the :80 server, test.domain.com to
+// the :8000 one, with identical bytes on both proxies.
+func TestSeedRoutingDifferential(t *testing.T) {
+	seed, err := os.ReadFile("../testdata/haproxy/seed.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst2 := echoHeadBackendNamed(t, "inst2")
+	inst1 := echoHeadBackendNamed(t, "inst1")
+	rewrite := func(bind string, modern bool) string {
+		var out []string
+		for _, line := range strings.Split(string(seed), "\n") {
+			w := strings.Fields(line)
+			switch {
+			case len(w) == 0:
+			case w[0] == "user" || w[0] == "group" || w[0] == "daemon" || w[0] == "pidfile" || w[0] == "log":
+				continue
+			case w[0] == "nbproc" && modern:
+				continue
+			case w[0] == "bind":
+				line = "bind " + bind
+			case w[0] == "server" && strings.HasSuffix(w[2], ":80"):
+				line = "server inst2 " + inst2 + " check inter 5000 fall 3"
+			case w[0] == "server" && strings.HasSuffix(w[2], ":8000"):
+				line = "server inst1 " + inst1 + " check inter 5000 fall 3"
+			case modern && w[0] == "contimeout":
+				line = "timeout connect " + w[1]
+			case modern && w[0] == "clitimeout":
+				line = "timeout client " + w[1]
+			case modern && w[0] == "srvtimeout":
+				line = "timeout server " + w[1]
+			}
+			out = append(out, line)
+		}
+		return strings.Join(out, "\n") + "\n"
+	}
+	hpAddr, goAddr := freeAddr(t), freeAddr(t)
+	startHAProxy(t, rewrite(hpAddr, true), hpAddr)
+	startProxy(t, rewrite(goAddr, false), Options{})
+	cases := []struct{ host, server string }{
+		{"test.com", "inst2"},
+		{"test.domain.com", "inst1"},
+		{"TEST.Domain.com:80", "inst1"},
+		{"www.test.domain.com", "inst1"},
+		{"test.domain.com.evil.org", "inst1"},
+		{"domain.com", "inst2"},
+		{"", "inst2"},
+	}
+	for _, c := range cases {
+		req := "GET /index.html HTTP/1.1\r\nHost: " + c.host + "\r\nConnection: close\r\n\r\n"
+		want := roundTrip(t, hpAddr, req, 3*time.Second)
+		got := roundTrip(t, goAddr, req, 3*time.Second)
+		if !strings.Contains(got, "x-backend-mixed: "+c.server+"\r\n") {
+			t.Errorf("Host %q: goproxy did not route to %s: %q", c.host, c.server, got)
+		}
+		if got != want {
+			t.Errorf("Host %q:\nhaproxy: %q\ngoproxy: %q", c.host, want, got)
+		}
 	}
 }

@@ -56,6 +56,7 @@ type Proxy struct {
 	frontends []*Frontend
 	backends  []*Backend
 	beByName  map[string]*Backend
+	env       *aclEnv
 
 	// Actconn counts the connections of the whole process (actconn).
 	Actconn atomic.Int64
