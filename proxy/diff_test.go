@@ -275,3 +275,72 @@ func TestSeedRoutingDifferential(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesDifferential compares HAProxy 2.6 and goproxy on the common
+// http-request/http-response actions, redirect lines, monitor-uri and
+// use_backend with ACLs.
+func TestRulesDifferential(t *testing.T) {
+	b1 := echoHeadBackendNamed(t, "b1")
+	b2 := echoHeadBackendNamed(t, "b2")
+	cfg := func(bind string) string {
+		return `
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 2s
+  timeout http-request 400ms
+frontend f
+  bind ` + bind + `
+  option forwardfor except 10.0.0.0/8
+  monitor-uri /health
+  http-request deny if { path /deny }
+  http-request deny deny_status 404 if { path /deny404 }
+  http-request return status 200 content-type text/plain string "hello" if { path /ret }
+  http-request redirect location /new code 301 if { path /old }
+  http-request redirect prefix /pfx if { path_beg /p/ }
+  http-request redirect scheme https if { path /s }
+  http-request auth realm Secret if { path /auth }
+  http-request set-header X-Set %[req.hdr(host),lower]
+  http-request add-header X-Add added
+  http-request del-header X-Del
+  http-response set-header X-Resp yes
+  http-response add-header X-Resp2 two
+  redirect location /legacy if { path /leg }
+  use_backend b2 if { hdr(host) -i b2.example }
+  default_backend b1
+backend b1
+  http-request set-header X-Backend b1
+  server s ` + b1 + `
+backend b2
+  option forwardfor header X-Real-IP
+  http-response del-header X-Backend-Mixed
+  server s ` + b2 + `
+`
+	}
+	hpAddr, goAddr := freeAddr(t), freeAddr(t)
+	startHAProxy(t, cfg(hpAddr), hpAddr)
+	startProxy(t, cfg(goAddr), Options{})
+	reqs := []string{
+		"GET / HTTP/1.1\r\nHost: Example.COM\r\nX-Del: gone\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: b2.example\r\n\r\n",
+		"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /deny HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /deny404 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /ret HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /old HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /p/a?q=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /s HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
+		"GET /auth HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /leg HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /deny HTTP/1.0\r\nHost: x\r\n\r\n",
+		"GET /old HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	}
+	for _, r := range reqs {
+		want := roundTrip(t, hpAddr, r, 1200*time.Millisecond)
+		got := roundTrip(t, goAddr, r, 1200*time.Millisecond)
+		if got != want {
+			t.Errorf("request %q\nhaproxy: %q\ngoproxy: %q", r, want, got)
+		}
+	}
+}

@@ -346,6 +346,10 @@ func (x *exchange) redirect(a *action) bool {
 	var b strings.Builder
 	b.WriteString("HTTP/1.1 " + strconv.Itoa(code) + " " + http1.ReasonPhrase(code) + "\r\n")
 	b.WriteString("content-length: 0\r\nlocation: " + target + "\r\n")
+	if code != 301 && code != 308 {
+		// Temporary redirects are not cacheable (measured on 2.6).
+		b.WriteString("cache-control: no-cache\r\n")
+	}
 	if rd.SetCookie != "" {
 		b.WriteString("set-cookie: " + rd.SetCookie + "; path=/\r\n")
 	}
@@ -444,30 +448,34 @@ func headEnd(msg []byte) int {
 	return len(msg)
 }
 
-// forwardFor adds X-Forwarded-For (option forwardfor) unless the client is
-// in the except network or if-none finds the header already there.
-func (x *exchange) forwardFor(ffs ...*haproxy.Forwardfor) {
-	for _, ff := range ffs {
-		if ff == nil {
-			continue
-		}
-		src := x.s.src.Addr()
-		if ff.Except != nil && ff.Except.Contains(src) {
-			return
-		}
-		name := ff.Header
-		if name == "" {
-			name = "X-Forwarded-For"
-		}
-		if ff.IfNone && x.req.Header.Has(name) {
-			return
-		}
-		if x.s.srcStr == "" {
-			x.s.srcStr = src.String()
-		}
-		x.req.Header.Add(name, x.s.srcStr)
+// forwardFor adds X-Forwarded-For (option forwardfor on the frontend or
+// the backend; the backend's header name wins, as in HAProxy) unless the
+// client is in an except network or if-none finds the header there.
+func (x *exchange) forwardFor(fe, be *haproxy.Forwardfor) {
+	ff := be
+	if ff == nil {
+		ff = fe
+	}
+	if ff == nil {
 		return
 	}
+	src := x.s.src.Addr()
+	for _, f := range []*haproxy.Forwardfor{fe, be} {
+		if f != nil && f.Except != nil && f.Except.Contains(src) {
+			return
+		}
+	}
+	name := ff.Header
+	if name == "" {
+		name = "X-Forwarded-For"
+	}
+	if ff.IfNone && x.req.Header.Has(name) {
+		return
+	}
+	if x.s.srcStr == "" {
+		x.s.srcStr = src.String()
+	}
+	x.req.Header.Add(name, x.s.srcStr)
 }
 
 // connMode returns whether the server side and the client side close
