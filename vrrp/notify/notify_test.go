@@ -60,7 +60,7 @@ func TestLineSubjectBody(t *testing.T) {
 func argvScript(t *testing.T, dir, log string) string {
 	t.Helper()
 	p := filepath.Join(dir, "n.sh")
-	body := "#!/bin/sh\n{ printf '%s' \"$0\"; for a in \"$@\"; do printf '|%s' \"$a\"; done; printf '\\n'; } >> " + log + "\n"
+	body := "#!/bin/sh\nl=\"$0\"; for a in \"$@\"; do l=\"$l|$a\"; done; printf '%s\\n' \"$l\" >> " + log + "\n"
 	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
