@@ -72,3 +72,14 @@ func fullHash(a uint32) uint32 {
 var hashFunctions = map[string]hashFunc{
 	"": sdbm, "sdbm": sdbm, "djb2": djb2, "wt6": wt6, "crc32": crc32IEEE, "none": sdbm,
 }
+
+// HashFunc returns HAProxy's hash function called name (sdbm, djb2, wt6,
+// crc32; "" is sdbm), for the converters of the same names.
+func HashFunc(name string) (func(string) uint32, bool) {
+	f, ok := hashFunctions[name]
+	return f, ok
+}
+
+// FullHash is HAProxy's full_hash() avalanche of a 32-bit hash, for the
+// converters' optional avalanche argument.
+func FullHash(h uint32) uint32 { return fullHash(h) }

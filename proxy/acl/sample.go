@@ -1,0 +1,638 @@
+package acl
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"hapair/parser/haproxy"
+	"hapair/proxy/http1"
+)
+
+// smpType is a sample's type.
+type smpType uint8
+
+const (
+	tStr smpType = iota
+	tInt
+	tIP
+	tBool
+)
+
+// sample is one value produced by a fetch or a converter.
+type sample struct {
+	typ smpType
+	s   string
+	i   int64 // tInt, and tBool (0/1)
+	ip  netip.Addr
+}
+
+// str returns the sample as a string (HAProxy's implicit cast).
+func (s sample) str() string {
+	switch s.typ {
+	case tInt, tBool:
+		return strconv.FormatInt(s.i, 10)
+	case tIP:
+		return s.ip.String()
+	}
+	return s.s
+}
+
+// integer returns the sample as an integer: strings are parsed like
+// HAProxy's strl2ic (leading digits; anything else is 0).
+func (s sample) integer() (int64, bool) {
+	switch s.typ {
+	case tInt, tBool:
+		return s.i, true
+	case tStr:
+		return leadingInt(s.s)
+	}
+	return 0, false
+}
+
+// addr returns the sample as an address.
+func (s sample) addr() (netip.Addr, bool) {
+	switch s.typ {
+	case tIP:
+		return s.ip, true
+	case tStr:
+		a, err := netip.ParseAddr(strings.TrimSpace(s.s))
+		return a, err == nil
+	}
+	return netip.Addr{}, false
+}
+
+// leadingInt parses an optional sign and the digits that follow; a string
+// without digits is not an integer.
+func leadingInt(s string) (int64, bool) {
+	i, neg := 0, false
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		neg = s[i] == '-'
+		i++
+	}
+	start := i
+	var n int64
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + int64(s[i]-'0')
+	}
+	if i == start {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// fetchKind identifies a sample fetch.
+type fetchKind uint8
+
+const (
+	fHdr       fetchKind = iota // comma-split header values
+	fFhdr                       // full header lines
+	fHdrCnt                     // number of comma-split values
+	fFhdrCnt                    // number of header lines
+	fHdrVal                     // header values as integers
+	fHdrIP                      // header values as addresses
+	fPath                       // path without query
+	fURL                        // request target
+	fQuery                      // text after '?'
+	fBase                       // Host + path
+	fPathQ                      // path with query
+	fURLParam                   // query parameter values
+	fURLParamVal                // ... as integers
+	fMethod                     // request method
+	fVer                        // "1.0" / "1.1"
+	fProtoHTTP                  // request parsed as HTTP
+	fSrc                        // client address
+	fDst                        // local address
+	fSrcPort                    // client port
+	fDstPort                    // local port
+	fCook                       // cookie values
+	fCookCnt                    // number of cookies called name
+	fCookVal                    // cookie values as integers
+	fAuth                       // http_auth(userlist)
+	fAuthGroup                  // http_auth_group(userlist): the user's groups
+	fConst                      // constant (always_true/false, str(), int(), env(), hostname, ...)
+	fFeName                     // frontend name
+	fBeName                     // backend name
+	fNow                        // date / now
+	fRand                       // rand([range])
+	fReqLen                     // req.len / req.body_len: the buffered body (0: not read yet)
+	fNone                       // a fetch goproxy cannot answer here (var, ssl, counters): no sample
+)
+
+// fetch is a compiled sample fetch.
+type fetch struct {
+	kind  fetchKind
+	name  string // header, cookie or parameter name
+	occ   int    // hdr(name,occ): 0 all, >0 n-th, <0 n-th from the end
+	delim byte   // url_param delimiter
+	c     sample // fConst
+	ul    *userlist
+	rnd   int64
+}
+
+// cursor is an iteration position over a multi-valued fetch.
+type cursor struct{ a, b int }
+
+// done marks an exhausted cursor.
+var done = cursor{-1, 0}
+
+type fetchDef struct {
+	kind fetchKind
+	// nameArg: the first argument is a header/cookie/param name.
+	nameArg bool
+}
+
+// fetchDefs maps HAProxy fetch names (base forms; the ACL keyword forms
+// such as hdr_beg are reduced to them) to their implementation.
+var fetchDefs = map[string]fetchDef{
+	"hdr": {fHdr, true}, "req.hdr": {fHdr, true}, "fhdr": {fFhdr, true}, "req.fhdr": {fFhdr, true},
+	"hdr_cnt": {fHdrCnt, true}, "req.hdr_cnt": {fHdrCnt, true}, "req.fhdr_cnt": {fFhdrCnt, true},
+	"hdr_val": {fHdrVal, true}, "req.hdr_val": {fHdrVal, true}, "hdr_ip": {fHdrIP, true}, "req.hdr_ip": {fHdrIP, true},
+	"path": {fPath, false}, "url": {fURL, false}, "query": {fQuery, false}, "base": {fBase, false},
+	"pathq": {fPathQ, false}, "url_param": {fURLParam, true}, "urlp": {fURLParam, true},
+	"urlp_val": {fURLParamVal, true}, "method": {fMethod, false}, "req.ver": {fVer, false}, "req_ver": {fVer, false},
+	"req.proto_http": {fProtoHTTP, false}, "req_proto_http": {fProtoHTTP, false},
+	"src": {fSrc, false}, "dst": {fDst, false}, "src_port": {fSrcPort, false}, "dst_port": {fDstPort, false},
+	"cook": {fCook, true}, "req.cook": {fCook, true}, "cook_cnt": {fCookCnt, true}, "req.cook_cnt": {fCookCnt, true},
+	"cook_val": {fCookVal, true}, "req.cook_val": {fCookVal, true},
+	"http_auth": {fAuth, false}, "http_auth_group": {fAuthGroup, false},
+	"always_true": {fConst, false}, "always_false": {fConst, false}, "wait_end": {fConst, false},
+	"str": {fConst, false}, "int": {fConst, false}, "bool": {fConst, false}, "ipv4": {fConst, false},
+	"ipv6": {fConst, false}, "env": {fConst, false}, "hostname": {fConst, false}, "pid": {fConst, false},
+	"nbproc": {fConst, false}, "thread": {fConst, false}, "proc": {fConst, false}, "stopping": {fConst, false},
+	"ssl_fc": {fConst, false}, "ssl_c_used": {fConst, false}, "ssl_fc_has_crt": {fConst, false},
+	"http_first_req": {fConst, false},
+	"fe_name": {fFeName, false}, "be_name": {fBeName, false},
+	"date": {fNow, false}, "now": {fNow, false}, "rand": {fRand, false},
+	"req.len": {fReqLen, false}, "req_len": {fReqLen, false}, "req.body_len": {fReqLen, false},
+}
+
+// matchSuffixes are the ACL keyword forms FETCH_SUFFIX of a base fetch.
+var matchSuffixes = []string{"_beg", "_end", "_sub", "_reg", "_dom", "_dir", "_len", "_found"}
+
+// baseFetch reduces an ACL keyword such as hdr_beg or path_len to the fetch
+// it reads (the parser has already set the match method it implies).
+func baseFetch(name string) string {
+	if _, ok := fetchDefs[name]; ok {
+		return name
+	}
+	for _, s := range matchSuffixes {
+		if b, ok := strings.CutSuffix(name, s); ok {
+			if _, ok := fetchDefs[b]; ok {
+				return b
+			}
+		}
+	}
+	if name == "url_param_reg" {
+		return "url_param"
+	}
+	return name
+}
+
+// compileFetch builds a fetch. inACL selects HAProxy's ACL defaults
+// (all occurrences of a header) rather than the sample-expression ones
+// (the last occurrence).
+func compileFetch(name string, args []string, inACL bool, env *Env) (*fetch, error) {
+	base := baseFetch(name)
+	def, ok := fetchDefs[base]
+	if !ok {
+		if fi, known := haproxy.Fetches[name]; known {
+			// Parsed but not answerable here (variables, TLS details,
+			// stick counters, server states): it never yields a sample.
+			_ = fi
+			return &fetch{kind: fNone}, nil
+		}
+		return nil, fmt.Errorf("unknown fetch method '%s'", name)
+	}
+	f := &fetch{kind: def.kind, delim: '&'}
+	if def.nameArg && len(args) > 0 {
+		f.name = args[0]
+	}
+	switch def.kind {
+	case fHdr, fFhdr, fHdrVal, fHdrIP:
+		if !inACL {
+			f.occ = -1
+		}
+		if len(args) > 1 {
+			n, err := strconv.Atoi(args[1])
+			if err != nil {
+				return nil, fmt.Errorf("fetch method '%s': invalid occurrence '%s'", name, args[1])
+			}
+			f.occ = n
+		}
+	case fURLParam, fURLParamVal:
+		if len(args) > 1 {
+			if len(args[1]) != 1 {
+				return nil, fmt.Errorf("fetch method '%s': the delimiter must be one character", name)
+			}
+			f.delim = args[1][0]
+		}
+	case fAuth, fAuthGroup:
+		if len(args) != 1 {
+			return nil, fmt.Errorf("fetch method '%s' expects a userlist name", name)
+		}
+		ul, err := env.userlist(args[0])
+		if err != nil {
+			return nil, fmt.Errorf("fetch method '%s': %w", name, err)
+		}
+		f.ul = ul
+	case fRand:
+		if len(args) > 0 {
+			n, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("fetch method 'rand': invalid range '%s'", args[0])
+			}
+			f.rnd = n
+		}
+	case fConst:
+		c, err := constFetch(base, args)
+		if err != nil {
+			return nil, err
+		}
+		f.c = c
+	}
+	return f, nil
+}
+
+func constFetch(name string, args []string) (sample, error) {
+	arg := ""
+	if len(args) > 0 {
+		arg = args[0]
+	}
+	switch name {
+	case "always_true", "wait_end":
+		return sample{typ: tBool, i: 1}, nil
+	case "always_false", "ssl_fc", "ssl_c_used", "ssl_fc_has_crt", "stopping":
+		return sample{typ: tBool}, nil
+	case "http_first_req":
+		return sample{typ: tBool, i: 1}, nil
+	case "str":
+		return sample{typ: tStr, s: arg}, nil
+	case "int":
+		n, err := strconv.ParseInt(arg, 10, 64)
+		if err != nil {
+			return sample{}, fmt.Errorf("fetch method 'int': invalid integer '%s'", arg)
+		}
+		return sample{typ: tInt, i: n}, nil
+	case "bool":
+		n, err := strconv.ParseInt(arg, 10, 64)
+		if err != nil {
+			return sample{}, fmt.Errorf("fetch method 'bool': invalid integer '%s'", arg)
+		}
+		return sample{typ: tBool, i: b2i(n != 0)}, nil
+	case "ipv4", "ipv6":
+		a, err := netip.ParseAddr(arg)
+		if err != nil {
+			return sample{}, fmt.Errorf("fetch method '%s': invalid address '%s'", name, arg)
+		}
+		return sample{typ: tIP, ip: a}, nil
+	case "env":
+		return sample{typ: tStr, s: os.Getenv(arg)}, nil
+	case "hostname":
+		h, _ := os.Hostname()
+		return sample{typ: tStr, s: h}, nil
+	case "pid":
+		return sample{typ: tInt, i: int64(os.Getpid())}, nil
+	case "nbproc", "proc":
+		return sample{typ: tInt, i: 1}, nil
+	case "thread":
+		return sample{typ: tInt}, nil
+	}
+	return sample{}, fmt.Errorf("unknown fetch method '%s'", name)
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// next returns the value after cursor c, HAProxy's multi-value fetch loop.
+func (f *fetch) next(t *Txn, c cursor) (sample, cursor, bool) {
+	if c.a < 0 {
+		return sample{}, done, false
+	}
+	switch f.kind {
+	case fHdr, fFhdr, fHdrVal, fHdrIP:
+		var v string
+		var ok bool
+		if f.occ != 0 {
+			if c != (cursor{}) {
+				return sample{}, done, false
+			}
+			v, ok = hdrOcc(t.Header, f.name, f.kind != fFhdr, f.occ)
+			c = done
+		} else {
+			v, c, ok = nextHdr(t.Header, f.name, f.kind != fFhdr, c)
+		}
+		if !ok {
+			return sample{}, done, false
+		}
+		switch f.kind {
+		case fHdrVal:
+			n, _ := leadingInt(v)
+			return sample{typ: tInt, i: n}, c, true
+		case fHdrIP:
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				// HAProxy skips values that are not addresses.
+				return f.next(t, c)
+			}
+			return sample{typ: tIP, ip: a}, c, true
+		}
+		return sample{typ: tStr, s: v}, c, true
+	case fCook, fCookVal:
+		v, c, ok := nextCookie(t.Header, f.name, c)
+		if !ok {
+			return sample{}, done, false
+		}
+		if f.kind == fCookVal {
+			n, _ := leadingInt(v)
+			return sample{typ: tInt, i: n}, c, true
+		}
+		return sample{typ: tStr, s: v}, c, true
+	case fURLParam, fURLParamVal:
+		q, ok := queryOf(t.Target)
+		if !ok {
+			return sample{}, done, false
+		}
+		v, c, ok := nextParam(q, f.name, f.delim, c)
+		if !ok {
+			return sample{}, done, false
+		}
+		if f.kind == fURLParamVal {
+			n, _ := leadingInt(v)
+			return sample{typ: tInt, i: n}, c, true
+		}
+		return sample{typ: tStr, s: v}, c, true
+	case fAuthGroup:
+		u := f.ul.check(t.Header)
+		if u == nil || c.a >= len(u.groups) {
+			return sample{}, done, false
+		}
+		return sample{typ: tStr, s: u.groups[c.a]}, cursor{c.a + 1, 0}, true
+	}
+	// Single-valued fetches.
+	s, ok := f.one(t)
+	return s, done, ok
+}
+
+func (f *fetch) one(t *Txn) (sample, bool) {
+	switch f.kind {
+	case fHdrCnt, fFhdrCnt:
+		n := 0
+		if f.kind == fFhdrCnt {
+			for _, h := range t.Header {
+				if f.name == "" || strings.EqualFold(h.Name, f.name) {
+					n++
+				}
+			}
+		} else {
+			for c := (cursor{}); ; n++ {
+				var ok bool
+				if _, c, ok = nextHdr(t.Header, f.name, true, c); !ok {
+					break
+				}
+			}
+		}
+		return sample{typ: tInt, i: int64(n)}, true
+	case fPath:
+		if !t.HTTP {
+			return sample{}, false
+		}
+		p, ok := pathOf(t.Target)
+		return sample{typ: tStr, s: p}, ok
+	case fPathQ:
+		if !t.HTTP {
+			return sample{}, false
+		}
+		p, ok := pathQOf(t.Target)
+		return sample{typ: tStr, s: p}, ok
+	case fURL:
+		return sample{typ: tStr, s: t.Target}, t.HTTP
+	case fQuery:
+		q, ok := queryOf(t.Target)
+		return sample{typ: tStr, s: q}, ok && t.HTTP
+	case fBase:
+		if !t.HTTP {
+			return sample{}, false
+		}
+		p, _ := pathOf(t.Target)
+		h := t.Header.Get("Host")
+		if h == "" {
+			return sample{typ: tStr, s: p}, true
+		}
+		return sample{typ: tStr, s: h + p}, true
+	case fMethod:
+		return sample{typ: tStr, s: t.Method}, t.HTTP
+	case fVer:
+		if !t.HTTP {
+			return sample{}, false
+		}
+		if t.Minor == 0 {
+			return sample{typ: tStr, s: "1.0"}, true
+		}
+		return sample{typ: tStr, s: "1.1"}, true
+	case fProtoHTTP:
+		return sample{typ: tBool, i: b2i(t.HTTP)}, true
+	case fSrc:
+		return sample{typ: tIP, ip: t.Src.Addr().Unmap()}, t.Src.IsValid()
+	case fDst:
+		return sample{typ: tIP, ip: t.Dst.Addr().Unmap()}, t.Dst.IsValid()
+	case fSrcPort:
+		return sample{typ: tInt, i: int64(t.Src.Port())}, t.Src.IsValid()
+	case fDstPort:
+		return sample{typ: tInt, i: int64(t.Dst.Port())}, t.Dst.IsValid()
+	case fCookCnt:
+		n := 0
+		for c := (cursor{}); ; n++ {
+			var ok bool
+			if _, c, ok = nextCookie(t.Header, f.name, c); !ok {
+				break
+			}
+		}
+		return sample{typ: tInt, i: int64(n)}, true
+	case fAuth:
+		return sample{typ: tBool, i: b2i(f.ul.check(t.Header) != nil)}, true
+	case fConst:
+		return f.c, true
+	case fFeName:
+		return sample{typ: tStr, s: t.Frontend}, t.Frontend != ""
+	case fBeName:
+		return sample{typ: tStr, s: t.Backend}, t.Backend != ""
+	case fNow:
+		return sample{typ: tInt, i: time.Now().Unix()}, true
+	case fRand:
+		if f.rnd > 0 {
+			return sample{typ: tInt, i: rand.Int64N(f.rnd)}, true
+		}
+		return sample{typ: tInt, i: int64(rand.Uint32())}, true
+	case fReqLen:
+		return sample{typ: tInt}, true
+	}
+	return sample{}, false
+}
+
+// nextHdr returns the value of header name after cursor c (a = field
+// index, b = offset of the next comma-separated part); name "" means every
+// header.
+func nextHdr(h http1.Header, name string, split bool, c cursor) (string, cursor, bool) {
+	for i := c.a; i < len(h); i++ {
+		if name != "" && !strings.EqualFold(h[i].Name, name) {
+			c.b = 0
+			continue
+		}
+		v := h[i].Value
+		if !split {
+			return trimOWS(v), cursor{i + 1, 0}, true
+		}
+		if c.b > len(v) {
+			c.b = 0
+			continue
+		}
+		rest := v[c.b:]
+		j := strings.IndexByte(rest, ',')
+		if j < 0 {
+			return trimOWS(rest), cursor{i + 1, 0}, true
+		}
+		return trimOWS(rest[:j]), cursor{i, c.b + j + 1}, true
+	}
+	return "", done, false
+}
+
+// hdrOcc returns occurrence occ (1-based; negative counts from the end).
+func hdrOcc(h http1.Header, name string, split bool, occ int) (string, bool) {
+	if occ > 0 {
+		c := cursor{}
+		for n := 1; ; n++ {
+			v, nc, ok := nextHdr(h, name, split, c)
+			if !ok {
+				return "", false
+			}
+			if n == occ {
+				return v, true
+			}
+			c = nc
+		}
+	}
+	total := 0
+	for c := (cursor{}); ; total++ {
+		var ok bool
+		if _, c, ok = nextHdr(h, name, split, c); !ok {
+			break
+		}
+	}
+	if -occ > total {
+		return "", false
+	}
+	return hdrOcc(h, name, split, total+occ+1)
+}
+
+func trimOWS(s string) string { return strings.Trim(s, " \t") }
+
+// nextCookie returns the value of the next cookie called name (any cookie
+// when name is "") in the Cookie headers, after cursor c.
+func nextCookie(h http1.Header, name string, c cursor) (string, cursor, bool) {
+	for i := c.a; i < len(h); i++ {
+		if !strings.EqualFold(h[i].Name, "Cookie") {
+			c.b = 0
+			continue
+		}
+		v := h[i].Value
+		for c.b < len(v) {
+			part := v[c.b:]
+			j := strings.IndexByte(part, ';')
+			next := c.b + j + 1
+			if j < 0 {
+				j, next = len(part), len(v)
+			}
+			part = trimOWS(part[:j])
+			c.b = next
+			k, val, ok := strings.Cut(part, "=")
+			if !ok {
+				continue
+			}
+			// HAProxy does not return empty cookie values (verified: "SID="
+			// is not found by cook(SID) -m found).
+			if (name == "" || trimOWS(k) == name) && trimOWS(val) != "" {
+				return trimOWS(val), cursor{i, c.b}, true
+			}
+		}
+		c.b = 0
+	}
+	return "", done, false
+}
+
+// nextParam returns the value of the next parameter called name in query
+// string q (parameters separated by delim), after cursor c (b = offset).
+func nextParam(q, name string, delim byte, c cursor) (string, cursor, bool) {
+	for c.b <= len(q) && c.a == 0 {
+		rest := q[c.b:]
+		j := strings.IndexByte(rest, delim)
+		next := c.b + j + 1
+		if j < 0 {
+			j, next = len(rest), len(q)+1
+		}
+		p := rest[:j]
+		c.b = next
+		k, v, _ := strings.Cut(p, "=")
+		if p != "" && (name == "" || k == name) {
+			return v, cursor{0, c.b}, true
+		}
+	}
+	return "", done, false
+}
+
+// pathOf returns the path of a request target: for an absolute URI the
+// part after the authority, and never the query.
+func pathOf(u string) (string, bool) {
+	p, ok := pathQOf(u)
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p, ok
+}
+
+func pathQOf(u string) (string, bool) {
+	if u == "" {
+		return "", false
+	}
+	if u[0] != '/' && u != "*" {
+		if i := strings.Index(u, "://"); i >= 0 {
+			rest := u[i+3:]
+			j := strings.IndexAny(rest, "/?")
+			if j < 0 {
+				return "", false
+			}
+			if rest[j] == '?' {
+				return "", false
+			}
+			return rest[j:], true
+		}
+	}
+	return u, true
+}
+
+// queryOf returns the text after the first '?'.
+func queryOf(u string) (string, bool) {
+	i := strings.IndexByte(u, '?')
+	if i < 0 {
+		return "", false
+	}
+	return u[i+1:], true
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+func pid() int { return os.Getpid() }

@@ -1,0 +1,41 @@
+package acl
+
+import (
+	"net/netip"
+	"os"
+
+	"hapair/parser/haproxy"
+	"hapair/proxy/http1"
+)
+
+// Txn is what a condition or expression can look at: the connection's
+// addresses and, in HTTP mode, the request head.
+type Txn struct {
+	Src, Dst netip.AddrPort
+	Method   string
+	Target   string // request target as received (origin-form, absolute-form or *)
+	Minor    int    // HTTP/1.<Minor>
+	Header   http1.Header
+	HTTP     bool // an HTTP request was parsed (mode http)
+	Frontend string
+	Backend  string // the backend chosen so far, if any
+}
+
+// Env is what compiling needs from the rest of the configuration.
+type Env struct {
+	// Userlists are the configuration's userlist sections (http_auth).
+	Userlists []*haproxy.Userlist
+	// ReadFile reads map files; nil means os.ReadFile.
+	ReadFile func(string) ([]byte, error)
+
+	maps map[string]*mapFile // map files read so far, shared by every expression compiled with this Env
+	auth map[string]*userlist
+	acls map[*haproxy.ACL]*acl // ACLs compiled so far (a named ACL is often used by several rules)
+}
+
+func (e *Env) readFile(name string) ([]byte, error) {
+	if e == nil || e.ReadFile == nil {
+		return os.ReadFile(name)
+	}
+	return e.ReadFile(name)
+}
