@@ -92,38 +92,38 @@ func leadingInt(s string) (int64, bool) {
 type fetchKind uint8
 
 const (
-	fHdr       fetchKind = iota // comma-split header values
-	fFhdr                       // full header lines
-	fHdrCnt                     // number of comma-split values
-	fFhdrCnt                    // number of header lines
-	fHdrVal                     // header values as integers
-	fHdrIP                      // header values as addresses
-	fPath                       // path without query
-	fURL                        // request target
-	fQuery                      // text after '?'
-	fBase                       // Host + path
-	fPathQ                      // path with query
-	fURLParam                   // query parameter values
-	fURLParamVal                // ... as integers
-	fMethod                     // request method
-	fVer                        // "1.0" / "1.1"
-	fProtoHTTP                  // request parsed as HTTP
-	fSrc                        // client address
-	fDst                        // local address
-	fSrcPort                    // client port
-	fDstPort                    // local port
-	fCook                       // cookie values
-	fCookCnt                    // number of cookies called name
-	fCookVal                    // cookie values as integers
-	fAuth                       // http_auth(userlist)
-	fAuthGroup                  // http_auth_group(userlist): the user's groups
-	fConst                      // constant (always_true/false, str(), int(), env(), hostname, ...)
-	fFeName                     // frontend name
-	fBeName                     // backend name
-	fNow                        // date / now
-	fRand                       // rand([range])
-	fReqLen                     // req.len / req.body_len: the buffered body (0: not read yet)
-	fNone                       // a fetch goproxy cannot answer here (var, ssl, counters): no sample
+	fHdr         fetchKind = iota // comma-split header values
+	fFhdr                         // full header lines
+	fHdrCnt                       // number of comma-split values
+	fFhdrCnt                      // number of header lines
+	fHdrVal                       // header values as integers
+	fHdrIP                        // header values as addresses
+	fPath                         // path without query
+	fURL                          // request target
+	fQuery                        // text after '?'
+	fBase                         // Host + path
+	fPathQ                        // path with query
+	fURLParam                     // query parameter values
+	fURLParamVal                  // ... as integers
+	fMethod                       // request method
+	fVer                          // "1.0" / "1.1"
+	fProtoHTTP                    // request parsed as HTTP
+	fSrc                          // client address
+	fDst                          // local address
+	fSrcPort                      // client port
+	fDstPort                      // local port
+	fCook                         // cookie values
+	fCookCnt                      // number of cookies called name
+	fCookVal                      // cookie values as integers
+	fAuth                         // http_auth(userlist)
+	fAuthGroup                    // http_auth_group(userlist): the user's groups
+	fConst                        // constant (always_true/false, str(), int(), env(), hostname, ...)
+	fFeName                       // frontend name
+	fBeName                       // backend name
+	fNow                          // date / now
+	fRand                         // rand([range])
+	fReqLen                       // req.len / req.body_len: the buffered body (0: not read yet)
+	fNone                         // a fetch goproxy cannot answer here (var, ssl, counters): no sample
 )
 
 // fetch is a compiled sample fetch.
@@ -169,7 +169,7 @@ var fetchDefs = map[string]fetchDef{
 	"nbproc": {fConst, false}, "thread": {fConst, false}, "proc": {fConst, false}, "stopping": {fConst, false},
 	"ssl_fc": {fConst, false}, "ssl_c_used": {fConst, false}, "ssl_fc_has_crt": {fConst, false},
 	"http_first_req": {fConst, false},
-	"fe_name": {fFeName, false}, "be_name": {fBeName, false},
+	"fe_name":        {fFeName, false}, "be_name": {fBeName, false},
 	"date": {fNow, false}, "now": {fNow, false}, "rand": {fRand, false},
 	"req.len": {fReqLen, false}, "req_len": {fReqLen, false}, "req.body_len": {fReqLen, false},
 }
