@@ -1,0 +1,369 @@
+package lvs
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"hapair/checks"
+	"hapair/parser/keepalived"
+)
+
+// NoIPVSNotice is the one line logged at start-up when the kernel has no
+// IPVS.
+const NoIPVSNotice = "IPVS not available in this kernel (no genetlink family IPVS): virtual_server blocks are health-checked but not programmed"
+
+// Options are the edges of a Checker. Every field may be left zero.
+type Options struct {
+	// IPVS is the kernel table. Nil: NewNetlink, or Discard with
+	// NoIPVSNotice when the kernel has no IPVS.
+	IPVS IPVS
+	// Logf logs one line (nil: log.Printf).
+	Logf func(format string, args ...any)
+	// Exec runs a notify_up, notify_down, quorum_up or quorum_down
+	// script line. Nil: split it like keepalived (checks.SplitCommand),
+	// execute it without a shell in its own process group, and do not
+	// wait for it (keepalived's notify_exec).
+	Exec func(script string) error
+	// Alert sends an SMTP alert (the daemon wires its mailer here). Nil:
+	// the alert is only logged.
+	Alert func(subject, body string) error
+	// NewProbe builds the probe of a checker (nil: NewProbe). Tests use
+	// it to script results.
+	NewProbe func(vs *keepalived.VirtualServer, rs *keepalived.RealServer, c *keepalived.Checker) (checks.Checker, error)
+	// ScriptWait bounds how long Run waits at shutdown for the notify
+	// scripts it started (0: 5 s).
+	ScriptWait time.Duration
+}
+
+// Checker is govrrpd's LVS health checker, keepalived's checker process:
+// it runs every real server's checkers, feeds the Model and carries out
+// its Actions on IPVS, scripts and alerts. Create it with New and run it
+// with Run.
+type Checker struct {
+	cfg      *keepalived.Config
+	opts     Options
+	ipvs     IPVS
+	noIPVS   error
+	services [][]Service
+	probes   []probe
+
+	mu    sync.Mutex
+	model *Model
+
+	scripts sync.WaitGroup
+}
+
+type probe struct {
+	ref    Ref
+	name   string
+	vs     *keepalived.VirtualServer
+	rs     *keepalived.RealServer
+	cfg    *keepalived.Checker
+	target string
+	timing Timing
+	alpha  bool
+	check  checks.Checker
+}
+
+// New prepares a Checker for cfg's virtual_server blocks: the Model, the
+// IPVS services of each block and one probe per supported checker.
+// Configuration problems keepalived would only warn about are logged, and
+// the rest still runs; an error is returned only when nothing can run.
+func New(cfg *keepalived.Config, opts Options) (*Checker, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("lvs: no configuration")
+	}
+	if opts.Logf == nil {
+		opts.Logf = log.Printf
+	}
+	if opts.NewProbe == nil {
+		opts.NewProbe = NewProbe
+	}
+	if opts.ScriptWait <= 0 {
+		opts.ScriptWait = 5 * time.Second
+	}
+	c := &Checker{cfg: cfg, opts: opts, ipvs: opts.IPVS}
+	var warn []string
+	c.model, warn = NewModel(cfg)
+	for _, w := range warn {
+		opts.Logf("%s", w)
+	}
+	for vi, vs := range cfg.VirtualServers {
+		svcs, err := Services(vs, cfg.VSGroups)
+		if err != nil {
+			opts.Logf("%s: %v - the virtual server is checked but not programmed", vs.Pos, err)
+		}
+		c.services = append(c.services, svcs)
+		for ri, rs := range vs.RealServers {
+			ps, _ := Probes(rs)
+			for ci, pc := range ps {
+				ref := Ref{vi, ri, ci}
+				_, _, st := c.model.lookup(ref)
+				if st == nil {
+					continue
+				}
+				p := probe{ref: ref, vs: vs, rs: rs, cfg: pc, timing: TimingOf(vs, pc), alpha: st.alpha,
+					name: fmt.Sprintf("%s/%d/%d/%d", VSName(vs), vi, ri, ci), target: checkTarget(vs, rs, pc)}
+				p.check, err = opts.NewProbe(vs, rs, pc)
+				if err != nil {
+					opts.Logf("%v - ignoring this checker", err)
+					continue
+				}
+				c.probes = append(c.probes, p)
+			}
+		}
+	}
+	if c.ipvs == nil {
+		nl, err := NewNetlink()
+		if err != nil {
+			c.noIPVS = err
+			c.ipvs = Discard{}
+		} else {
+			c.ipvs = nl
+		}
+	}
+	return c, nil
+}
+
+// IPVSAvailable reports whether the checker programs a real IPVS table.
+func (c *Checker) IPVSAvailable() bool { return c.noIPVS == nil }
+
+// State returns the Model's view of every virtual server.
+func (c *Checker) State() []VirtualServerState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.model.State()
+}
+
+// checkTarget is keepalived's FMT_CHK: the checked address as a trio.
+func checkTarget(vs *keepalived.VirtualServer, rs *keepalived.RealServer, pc *keepalived.Checker) string {
+	ip := rs.IP.Unmap()
+	if pc.ConnectIP.IsValid() {
+		ip = pc.ConnectIP.Unmap()
+	}
+	port := rs.Port
+	if pc.ConnectPort != 0 {
+		port = pc.ConnectPort
+	}
+	return trio(ip, strings.ToLower(protoName(Protocol(vs.Protocol))), uint16(port))
+}
+
+type resultMsg struct {
+	ref Ref
+	res checks.Result
+}
+
+// Run creates the virtual services, runs the checks until ctx ends, then
+// removes the real servers and services it created (keepalived's
+// clear_services) and waits, bounded, for the notify scripts it started.
+// It returns nil after a clean shutdown.
+func (c *Checker) Run(ctx context.Context) error {
+	if c.noIPVS != nil {
+		c.opts.Logf("%s", NoIPVSNotice)
+	}
+	c.mu.Lock()
+	acts := c.model.Start()
+	c.mu.Unlock()
+	c.apply(acts)
+
+	mctx, stop := context.WithCancel(ctx)
+	results := make(chan resultMsg)
+	events := make(chan checks.Event)
+	byName := map[string]*probe{}
+	var wg sync.WaitGroup
+	for i := range c.probes {
+		p := &c.probes[i]
+		byName[p.name] = p
+		inner := p.check
+		wrapped := checks.CheckerFunc(func(cctx context.Context) checks.Result {
+			r := inner.Check(cctx)
+			select {
+			case results <- resultMsg{p.ref, r}:
+			case <-mctx.Done():
+			}
+			return r
+		})
+		m := checks.NewMonitor(p.name, wrapped, MonitorConfig(p.timing, p.alpha), events)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = m.Run(mctx)
+		}()
+	}
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case r := <-results:
+			c.mu.Lock()
+			acts := c.model.Result(r.ref, r.res)
+			c.mu.Unlock()
+			c.apply(acts)
+		case ev := <-events:
+			p := byName[ev.Name]
+			if p == nil {
+				continue
+			}
+			c.logTransition(p, ev)
+			c.mu.Lock()
+			acts := c.model.Transition(p.ref, ev.Up, ev.Result)
+			c.mu.Unlock()
+			c.apply(acts)
+		}
+	}
+	stop()
+	wg.Wait()
+	c.mu.Lock()
+	acts = c.model.Stop()
+	c.mu.Unlock()
+	c.apply(acts)
+	c.waitScripts()
+	return nil
+}
+
+func (c *Checker) waitScripts() {
+	done := make(chan struct{})
+	go func() {
+		c.scripts.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(c.opts.ScriptWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		c.opts.Logf("notify scripts still running after %v at shutdown - not waiting for them", c.opts.ScriptWait)
+	}
+}
+
+// logTransition logs a checker's change like keepalived's checkers do.
+func (c *Checker) logTransition(p *probe, ev checks.Event) {
+	vsName := VSName(p.vs)
+	retries := ""
+	if p.timing.Retry > 0 {
+		retries = fmt.Sprintf(" after %d retries", p.timing.Retry)
+	}
+	switch p.cfg.Kind {
+	case "TCP_CHECK":
+		if ev.Up {
+			c.opts.Logf("TCP connection to %s success.", p.target)
+		} else {
+			c.opts.Logf("TCP_CHECK on service %s failed%s.", p.target, retries)
+		}
+	case "HTTP_GET", "SSL_GET":
+		if ev.Up {
+			c.opts.Logf("Remote Web server %s succeed on service.", p.target)
+		} else {
+			c.opts.Logf("HTTP_CHECK on service %s failed%s.", p.target, retries)
+		}
+	case "MISC_CHECK":
+		what := "succeeded"
+		if !ev.Up {
+			what = "failed" + retries
+			if ev.Result.Status == checks.StatusProcTOUT {
+				what = "timed out" + retries
+			}
+		}
+		reason := ""
+		if !ev.Up && ev.Result.Status == checks.StatusProcErr {
+			reason = " (" + ev.Result.Info + ")"
+		}
+		c.opts.Logf("Misc check for [%s VS %s] by [%s] %s%s.", p.target, vsName, p.cfg.MiscPath, what, reason)
+	case "PING_CHECK":
+		if ev.Up {
+			c.opts.Logf("ICMP CHECK succeed on service %s.", p.target)
+		} else {
+			c.opts.Logf("ICMP CHECK on service %s failed%s.", p.target, retries)
+		}
+	default:
+		state := "DOWN"
+		if ev.Up {
+			state = "UP"
+		}
+		c.opts.Logf("%s on service %s %s (%s).", p.cfg.Kind, p.target, state, ev.Result.Reason())
+	}
+}
+
+// apply carries out the Model's actions in order. IPVS errors are logged
+// (keepalived logs them and carries on); no lock is held.
+func (c *Checker) apply(acts []Action) {
+	for _, a := range acts {
+		var svcs []Service
+		if a.VS >= 0 && a.VS < len(c.services) {
+			svcs = c.services[a.VS]
+		}
+		switch a.Kind {
+		case ActAddService:
+			for _, s := range svcs {
+				c.ipvsErr(s, "add service", c.ipvs.AddService(s))
+			}
+		case ActDelService:
+			for _, s := range svcs {
+				c.ipvsErr(s, "delete service", c.ipvs.DelService(s))
+			}
+		case ActAddDest:
+			for _, s := range svcs {
+				c.ipvsErr(s, "add "+a.Dest.String(), c.ipvs.AddDest(s, a.Dest))
+			}
+		case ActUpdateDest:
+			for _, s := range svcs {
+				c.ipvsErr(s, "update "+a.Dest.String(), c.ipvs.UpdateDest(s, a.Dest))
+			}
+		case ActDelDest:
+			for _, s := range svcs {
+				c.ipvsErr(s, "delete "+a.Dest.String(), c.ipvs.DelDest(s, a.Dest))
+			}
+		case ActScript:
+			c.runScript(a.Script)
+		case ActAlert:
+			if c.opts.Alert == nil {
+				c.opts.Logf("SMTP alert (no mailer configured): %s", a.Subject)
+			} else if err := c.opts.Alert(a.Subject, a.Body); err != nil {
+				c.opts.Logf("SMTP alert %q: %v", a.Subject, err)
+			}
+		case ActLog:
+			c.opts.Logf("%s", a.Msg)
+		}
+	}
+}
+
+func (c *Checker) ipvsErr(s Service, what string, err error) {
+	if err != nil {
+		c.opts.Logf("IPVS %s on %s: %v", what, s, err)
+	}
+}
+
+// runScript runs a notify script as keepalived's notify_exec does: argv
+// split without a shell, its own process group, output discarded, not
+// waited for (but reaped, and waited for at shutdown, bounded).
+func (c *Checker) runScript(line string) {
+	if c.opts.Exec != nil {
+		if err := c.opts.Exec(line); err != nil {
+			c.opts.Logf("notify script %q: %v", line, err)
+		}
+		return
+	}
+	argv, err := checks.SplitCommand(line)
+	if err != nil || len(argv) == 0 {
+		c.opts.Logf("notify script %q: cannot split it: %v", line, err)
+		return
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		c.opts.Logf("notify script %q: %v", line, err)
+		return
+	}
+	c.scripts.Add(1)
+	go func() {
+		defer c.scripts.Done()
+		_ = cmd.Wait()
+	}()
+}
