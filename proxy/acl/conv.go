@@ -371,7 +371,7 @@ func maskBits(s string, size int) (int, error) {
 // split on any byte of delims, with count-1 following fields (count 0: all
 // the rest), as the sub-string of v that holds them.
 func field(v, delims string, n, count int64) string {
-	var fs [][2]int
+	fs := make([][2]int, 0, 16)
 	start := 0
 	for i := 0; i < len(v); i++ {
 		if strings.IndexByte(delims, v[i]) >= 0 {
@@ -385,7 +385,7 @@ func field(v, delims string, n, count int64) string {
 
 // word is field where consecutive delimiters count as one (no empty words).
 func word(v, delims string, n, count int64) string {
-	var fs [][2]int
+	fs := make([][2]int, 0, 16)
 	start := -1
 	for i := 0; i <= len(v); i++ {
 		if i == len(v) || strings.IndexByte(delims, v[i]) >= 0 {

@@ -239,8 +239,14 @@ func (se *sampleExpr) value(t *Txn) (sample, bool) {
 // Eval renders the expression for t. A sample that cannot be fetched
 // renders as nothing.
 func (e *Expr) Eval(t *Txn) string {
-	if len(e.parts) == 1 && e.parts[0].kind == 0 {
-		return e.parts[0].lit
+	if len(e.parts) == 1 {
+		switch p := e.parts[0]; p.kind {
+		case 0:
+			return p.lit
+		case 's':
+			s, _ := p.smp.value(t)
+			return s.str()
+		}
 	}
 	var b strings.Builder
 	for _, p := range e.parts {

@@ -63,7 +63,7 @@ func compilePatterns(kind matchKind, icase, noDNS bool, pats []string) (*pattern
 			p.set = make(map[string]bool, len(pats))
 			for _, s := range pats {
 				if icase {
-					s = strings.ToLower(s)
+					s = asciiLower(s)
 				}
 				p.set[s] = true
 			}
@@ -272,7 +272,14 @@ func (p *patterns) match(s sample) bool {
 	case mStr:
 		if p.set != nil {
 			if p.icase {
-				return p.set[lowerKey(v)]
+				if len(v) <= 128 {
+					var buf [128]byte
+					for i := 0; i < len(v); i++ {
+						buf[i] = lowerByte(v[i])
+					}
+					return p.set[string(buf[:len(v)])] // no allocation for a map index
+				}
+				return p.set[asciiLower(v)]
 			}
 			return p.set[v]
 		}
@@ -315,20 +322,21 @@ func (p *patterns) match(s sample) bool {
 	return false
 }
 
-// lowerKey lower-cases v for a set lookup; it allocates only for long
-// strings that hold upper-case letters.
-func lowerKey(v string) string {
-	hasUpper := false
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c >= 'A' && c <= 'Z' {
-			hasUpper = true
-			break
-		}
+// lowerByte folds an ASCII letter to lower case, as HAProxy's tolower().
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
 	}
-	if !hasUpper {
-		return v
+	return c
+}
+
+// asciiLower lower-cases the ASCII letters of s.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerByte(c)
 	}
-	return strings.ToLower(v)
+	return string(b)
 }
 
 func containsFold(v, x string, icase bool) bool {
