@@ -27,6 +27,10 @@ type diffCase struct {
 	hashType string // the `hash-type` line's arguments, "" for none
 	weights  []int
 	reqs     []diffReq
+	// flags are per-server `server` keywords: "backup", "disabled" or
+	// both ("backup disabled"); allBackups is `option allbackups`.
+	flags      []string
+	allBackups bool
 }
 
 type diffReq struct {
@@ -83,42 +87,55 @@ func hostReqs() []diffReq {
 }
 
 var diffCases = []diffCase{
-	{"rr-equal", "roundrobin", "", []int{1, 1, 1}, seqReqs(12)},
-	{"rr-3-1", "roundrobin", "", []int{3, 1}, seqReqs(24)},
-	{"rr-5-2-1", "roundrobin", "", []int{5, 2, 1}, seqReqs(40)},
-	{"rr-1-2-3-4", "roundrobin", "", []int{1, 2, 3, 4}, seqReqs(50)},
-	{"rr-10-7-3", "roundrobin", "", []int{10, 7, 3}, seqReqs(60)},
-	{"rr-256-1", "roundrobin", "", []int{256, 1}, seqReqs(300)},
-	{"static-rr", "static-rr", "", []int{3, 1, 2}, seqReqs(24)},
-	{"static-rr-gcd", "static-rr", "", []int{20, 10, 30}, seqReqs(24)},
-	{"source-equal", "source", "", []int{1, 1, 1}, srcReqs(40)},
-	{"source-weighted", "source", "", []int{2, 3, 1, 4}, srcReqs(40)},
-	{"source-consistent", "source", "consistent", []int{1, 1, 1, 1}, srcReqs(40)},
-	{"source-consistent-weighted", "source", "consistent", []int{1, 3, 2}, srcReqs(40)},
-	{"source-avalanche", "source", "map-based sdbm avalanche", []int{1, 1, 1}, srcReqs(40)},
-	{"uri-sdbm", "uri", "", []int{1, 1, 1, 1, 1}, uriReqs()},
-	{"uri-djb2", "uri", "map-based djb2", []int{1, 1, 1, 1, 1}, uriReqs()},
-	{"uri-wt6", "uri", "map-based wt6", []int{1, 1, 1, 1, 1}, uriReqs()},
-	{"uri-crc32", "uri", "map-based crc32", []int{1, 1, 1, 1, 1}, uriReqs()},
-	{"uri-consistent", "uri", "consistent", []int{1, 1, 1, 1, 1}, uriReqs()},
-	{"uri-consistent-wt6-aval", "uri", "consistent wt6 avalanche", []int{1, 2, 1}, uriReqs()},
-	{"uri-consistent-sdbm-aval", "uri", "consistent sdbm avalanche", []int{1, 1, 1, 1, 1}, uriReqs()},
-	{"uri-path-only", "uri path-only", "", []int{1, 1, 1, 1}, uriReqs()},
-	{"hdr-consistent", "hdr(host)", "consistent djb2", []int{2, 1, 1, 3}, hostReqs()},
-	{"hdr-consistent-sdbm", "hdr(host)", "consistent", []int{1, 1, 1, 1}, hostReqs()},
-	{"uri-consistent-djb2", "uri", "consistent djb2", []int{1, 1, 1, 1}, uriReqs()},
-	{"uri-consistent-w", "uri", "consistent", []int{2, 1, 1, 3}, uriReqs()},
-	{"uri-consistent-wt6", "uri", "consistent wt6", []int{1, 1, 1, 1}, uriReqs()},
-	{"uri-consistent-crc32", "uri", "consistent crc32", []int{1, 1, 1, 1}, uriReqs()},
-	{"uri-consistent-djb2-aval", "uri", "consistent djb2 avalanche", []int{1, 1, 1, 1}, uriReqs()},
+	{name: "rr-disabled", balance: "roundrobin", weights: []int{1, 2, 3}, reqs: seqReqs(24), flags: []string{"", "disabled", ""}},
+	{name: "rr-first-backup", balance: "roundrobin", weights: []int{1, 1, 1, 2}, reqs: seqReqs(12), flags: []string{"disabled", "disabled", "backup", "backup"}},
+	{name: "rr-allbackups", balance: "roundrobin", weights: []int{1, 1, 1, 2}, reqs: seqReqs(12), flags: []string{"disabled", "disabled", "backup", "backup"}, allBackups: true},
+	{name: "rr-backup-unused", balance: "roundrobin", weights: []int{1, 1, 1}, reqs: seqReqs(9), flags: []string{"", "disabled", "backup"}},
+	{name: "rr-first-backup-disabled", balance: "roundrobin", weights: []int{1, 1, 1}, reqs: seqReqs(6), flags: []string{"disabled", "backup disabled", "backup"}},
+	{name: "static-rr-allbackups", balance: "static-rr", weights: []int{1, 3, 1}, reqs: seqReqs(12), flags: []string{"disabled", "backup", "backup"}, allBackups: true},
+	{name: "source-disabled", balance: "source", weights: []int{1, 2, 1, 1}, reqs: srcReqs(40), flags: []string{"", "", "disabled", ""}},
+	{name: "source-consistent-disabled", balance: "source", hashType: "consistent", weights: []int{1, 1, 1, 1}, reqs: srcReqs(40), flags: []string{"", "disabled", "", ""}},
+	{name: "source-allbackups", balance: "source", weights: []int{1, 1, 1}, reqs: srcReqs(30), flags: []string{"disabled", "backup", "backup"}, allBackups: true},
+	{name: "leastconn-idle", balance: "leastconn", weights: []int{1, 1, 1}, reqs: seqReqs(9)},
+	{name: "leastconn-idle-weighted", balance: "leastconn", weights: []int{2, 1, 3}, reqs: seqReqs(12)},
+	{name: "first-idle", balance: "first", weights: []int{1, 1}, reqs: seqReqs(4)},
+	{name: "first-disabled", balance: "first", weights: []int{1, 1, 1}, reqs: seqReqs(4), flags: []string{"disabled", "", ""}},
+	{"rr-equal", "roundrobin", "", []int{1, 1, 1}, seqReqs(12), nil, false},
+	{"rr-3-1", "roundrobin", "", []int{3, 1}, seqReqs(24), nil, false},
+	{"rr-5-2-1", "roundrobin", "", []int{5, 2, 1}, seqReqs(40), nil, false},
+	{"rr-1-2-3-4", "roundrobin", "", []int{1, 2, 3, 4}, seqReqs(50), nil, false},
+	{"rr-10-7-3", "roundrobin", "", []int{10, 7, 3}, seqReqs(60), nil, false},
+	{"rr-256-1", "roundrobin", "", []int{256, 1}, seqReqs(300), nil, false},
+	{"static-rr", "static-rr", "", []int{3, 1, 2}, seqReqs(24), nil, false},
+	{"static-rr-gcd", "static-rr", "", []int{20, 10, 30}, seqReqs(24), nil, false},
+	{"source-equal", "source", "", []int{1, 1, 1}, srcReqs(40), nil, false},
+	{"source-weighted", "source", "", []int{2, 3, 1, 4}, srcReqs(40), nil, false},
+	{"source-consistent", "source", "consistent", []int{1, 1, 1, 1}, srcReqs(40), nil, false},
+	{"source-consistent-weighted", "source", "consistent", []int{1, 3, 2}, srcReqs(40), nil, false},
+	{"source-avalanche", "source", "map-based sdbm avalanche", []int{1, 1, 1}, srcReqs(40), nil, false},
+	{"uri-sdbm", "uri", "", []int{1, 1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-djb2", "uri", "map-based djb2", []int{1, 1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-wt6", "uri", "map-based wt6", []int{1, 1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-crc32", "uri", "map-based crc32", []int{1, 1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-consistent", "uri", "consistent", []int{1, 1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-consistent-wt6-aval", "uri", "consistent wt6 avalanche", []int{1, 2, 1}, uriReqs(), nil, false},
+	{"uri-consistent-sdbm-aval", "uri", "consistent sdbm avalanche", []int{1, 1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-path-only", "uri path-only", "", []int{1, 1, 1, 1}, uriReqs(), nil, false},
+	{"hdr-consistent", "hdr(host)", "consistent djb2", []int{2, 1, 1, 3}, hostReqs(), nil, false},
+	{"hdr-consistent-sdbm", "hdr(host)", "consistent", []int{1, 1, 1, 1}, hostReqs(), nil, false},
+	{"uri-consistent-djb2", "uri", "consistent djb2", []int{1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-consistent-w", "uri", "consistent", []int{2, 1, 1, 3}, uriReqs(), nil, false},
+	{"uri-consistent-wt6", "uri", "consistent wt6", []int{1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-consistent-crc32", "uri", "consistent crc32", []int{1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-consistent-djb2-aval", "uri", "consistent djb2 avalanche", []int{1, 1, 1, 1}, uriReqs(), nil, false},
 	// "consistent sdbm" (explicit function, no avalanche) is left out: the
 	// parser reports it exactly like "consistent", which implies avalanche.
-	{"uri-whole", "uri whole", "", []int{1, 1, 1, 1}, uriReqs()},
-	{"uri-depth", "uri depth 2", "", []int{1, 1, 1, 1}, uriReqs()},
-	{"uri-len", "uri len 5", "", []int{1, 1, 1, 1}, uriReqs()},
-	{"url_param", "url_param user", "", []int{1, 1, 1}, paramReqs()},
-	{"hdr", "hdr(host)", "", []int{1, 1, 1, 1}, hostReqs()},
-	{"hdr-domain", "hdr(host) use_domain_only", "", []int{1, 1, 1, 1}, hostReqs()},
+	{"uri-whole", "uri whole", "", []int{1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-depth", "uri depth 2", "", []int{1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-len", "uri len 5", "", []int{1, 1, 1, 1}, uriReqs(), nil, false},
+	{"url_param", "url_param user", "", []int{1, 1, 1}, paramReqs(), nil, false},
+	{"hdr", "hdr(host)", "", []int{1, 1, 1, 1}, hostReqs(), nil, false},
+	{"hdr-domain", "hdr(host) use_domain_only", "", []int{1, 1, 1, 1}, hostReqs(), nil, false},
 }
 
 // freePorts returns n distinct, currently free TCP ports on 127.0.0.1
@@ -171,11 +188,14 @@ func TestHAProxyDifferential(t *testing.T) {
 	for n, c := range diffCases {
 		fmt.Fprintf(&cfg, "frontend f%d\n  bind 127.0.0.1:%d\n  default_backend b%d\n", n, ports[n], n)
 		fmt.Fprintf(&cfg, "backend b%d\n  balance %s\n", n, c.balance)
+		if c.allBackups {
+			cfg.WriteString("  option allbackups\n")
+		}
 		if c.hashType != "" {
 			fmt.Fprintf(&cfg, "  hash-type %s\n", c.hashType)
 		}
 		for i, w := range c.weights {
-			fmt.Fprintf(&cfg, "  server s%d %s weight %d\n", i+1, srvAddrs[i], w)
+			fmt.Fprintf(&cfg, "  server s%d %s weight %d %s\n", i+1, srvAddrs[i], w, flag(c, i))
 		}
 	}
 	path := filepath.Join(dir, "haproxy.cfg")
@@ -199,11 +219,16 @@ func TestHAProxyDifferential(t *testing.T) {
 			bal, ht := parseBalance(t, c.balance, c.hashType)
 			var members []Member
 			for i, w := range c.weights {
-				members = append(members, Member{Name: fmt.Sprintf("s%d", i+1), ID: i + 1, Weight: w})
+				members = append(members, Member{Name: fmt.Sprintf("s%d", i+1), ID: i + 1, Weight: w, Backup: strings.Contains(flag(c, i), "backup")})
 			}
-			b, err := New(bal, ht, members, false)
+			b, err := New(bal, ht, members, c.allBackups)
 			if err != nil {
 				t.Fatal(err)
+			}
+			for i := range members {
+				if strings.Contains(flag(c, i), "disabled") {
+					b.SetUp(i, false)
+				}
 			}
 			var got, want []string
 			for _, r := range c.reqs {
@@ -220,6 +245,13 @@ func TestHAProxyDifferential(t *testing.T) {
 			}
 		})
 	}
+}
+
+func flag(c diffCase, i int) string {
+	if i < len(c.flags) {
+		return c.flags[i]
+	}
+	return ""
 }
 
 // parseBalance builds the parser's types from the words of the config lines.
