@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"syscall"
 
 	"hapair/checks"
 	"hapair/internal/mail"
@@ -80,6 +79,8 @@ func FromKeepalived(c *keepalived.Config) Config {
 		Groups:      map[string]Scripts{},
 		ScriptUser:  g.ScriptUser,
 		ScriptGroup: g.ScriptGroup,
+
+		EnableScriptSecurity: g.EnableScriptSecurity,
 	}
 	if cfg.RouterID == "" {
 		cfg.RouterID, _ = os.Hostname()
@@ -119,6 +120,4 @@ func FromKeepalived(c *keepalived.Config) Config {
 
 // scriptCredential is the identity a notify script runs as (see
 // track.ScriptCredential: user, else keepalived_script, else ours).
-func scriptCredential(user, group string) (*syscall.Credential, error) {
-	return track.ScriptCredential(user, group)
-}
+var scriptCredential = track.ScriptCredential

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"hapair/internal/mail"
+	"hapair/vrrp/track"
 )
 
 // Kind says whether an event is about a vrrp_instance or a
@@ -99,6 +100,9 @@ type Config struct {
 	// identity of scripts without their own user (empty:
 	// keepalived_script if it exists, else the daemon's).
 	ScriptUser, ScriptGroup string
+	// EnableScriptSecurity is global_defs enable_script_security:
+	// scripts writable by non-root are disabled.
+	EnableScriptSecurity bool
 	// Timeout bounds one notify script (0: 60 s). keepalived has no
 	// limit; we kill the script's process group so that a hung script
 	// cannot pile up.
@@ -144,37 +148,66 @@ type event struct {
 	fifoOnly bool
 }
 
-// New returns a Notifier for cfg, resolving each script's user.
+// New returns a Notifier for cfg. It resolves each script's user and
+// applies keepalived's start-up checks (track.CheckScript): a script that
+// is missing, not executable, or unsafe under EnableScriptSecurity is
+// disabled with keepalived's message, sent to Log and returned joined in
+// the error; the Notifier is usable all the same.
 func New(cfg Config) (*Notifier, error) {
-	n := &Notifier{cfg: cfg, lastMail: map[string]string{}, procs: map[int]struct{}{}}
+	n := &Notifier{lastMail: map[string]string{}, procs: map[int]struct{}{}}
 	n.cond = sync.NewCond(&n.mu)
 	var errs []error
-	resolve := func(c *Command) {
-		if c == nil || c.Credential != nil {
-			return
+	check := func(c *Command) *Command {
+		if c == nil || len(c.Argv) == 0 {
+			return nil
 		}
-		u, g := c.User, c.Group
-		if u == "" {
-			u, g = cfg.ScriptUser, cfg.ScriptGroup
-		}
-		cred, err := scriptCredential(u, g)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("notify script %s: %w", strings.Join(c.Argv, " "), err))
-			return
-		}
-		c.Credential = cred
-	}
-	for _, m := range []map[string]Scripts{cfg.Instances, cfg.Groups} {
-		for _, s := range m {
-			for _, c := range []*Command{s.Master, s.Backup, s.Fault, s.Stop, s.Generic, s.MasterRxLowerPri} {
-				resolve(c)
+		c2 := *c
+		if c2.Credential == nil {
+			u, g := c2.User, c2.Group
+			if u == "" {
+				u, g = cfg.ScriptUser, cfg.ScriptGroup
 			}
+			cred, err := scriptCredential(u, g)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("notify script %s: %w - disabling", c2.Argv[0], err))
+				return nil
+			}
+			c2.Credential = cred
+		}
+		_, msg, ok := track.CheckScript(c2.Argv[0], c2.Credential, cfg.EnableScriptSecurity)
+		if !ok {
+			errs = append(errs, errors.New(msg))
+			return nil
+		}
+		if msg != "" && cfg.Log != nil {
+			cfg.Log(msg)
+		}
+		return &c2
+	}
+	fix := func(m map[string]Scripts) map[string]Scripts {
+		out := make(map[string]Scripts, len(m))
+		for name, s := range m {
+			s.Master, s.Backup, s.Fault, s.Stop = check(s.Master), check(s.Backup), check(s.Fault), check(s.Stop)
+			s.Generic, s.MasterRxLowerPri = check(s.Generic), check(s.MasterRxLowerPri)
+			out[name] = s
+		}
+		return out
+	}
+	cfg.Instances, cfg.Groups = fix(cfg.Instances), fix(cfg.Groups)
+	fifos := make([]FIFO, len(cfg.FIFOs))
+	for i, f := range cfg.FIFOs {
+		f.Script = check(f.Script)
+		fifos[i] = f
+	}
+	cfg.FIFOs = fifos
+	n.cfg = cfg
+	err := errors.Join(errs...)
+	if err != nil && cfg.Log != nil {
+		for _, e := range errs {
+			cfg.Log(e.Error())
 		}
 	}
-	for _, f := range cfg.FIFOs {
-		resolve(f.Script)
-	}
-	return n, errors.Join(errs...)
+	return n, err
 }
 
 // StateChanged queues the notifications for kind/name entering state

@@ -154,6 +154,13 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 			continue
 		}
 		s.Credential = cred
+		if _, msg, ok := CheckScript(s.Argv[0], cred, c.Global.EnableScriptSecurity); !ok {
+			warn("%s", msg)
+			removeScript(&cfg, sc.Name)
+			continue
+		} else if msg != "" {
+			warn("%s", msg)
+		}
 		cfg.Scripts = append(cfg.Scripts, s)
 	}
 	for _, f := range c.TrackFiles {
