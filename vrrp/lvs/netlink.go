@@ -110,7 +110,7 @@ func (n *Netlink) exec(what string, req *nl.NetlinkRequest) error {
 // otherwise) and a nested IPVS_CMD_ATTR_DEST when d is set.
 func request(familyID uint16, cmd uint8, s *Service, d *Dest) *nl.NetlinkRequest {
 	req := nl.NewNetlinkRequest(int(familyID), unix.NLM_F_ACK)
-	req.AddData(&nl.Genlmsg{Command: cmd, Version: ipvsGenlVersion})
+	req.AddData(genlHeader{cmd: cmd, version: ipvsGenlVersion})
 	if s != nil {
 		req.AddData(serviceAttr(s, cmd == ipvsCmdNewService || cmd == ipvsCmdSetService))
 	}
@@ -119,6 +119,14 @@ func request(familyID uint16, cmd uint8, s *Service, d *Dest) *nl.NetlinkRequest
 	}
 	return req
 }
+
+// genlHeader is struct genlmsghdr {u8 cmd; u8 version; u16 reserved}.
+// (nl.Genlmsg declares only the first two fields but serializes four
+// bytes, so its reserved bytes are whatever follows it in memory.)
+type genlHeader struct{ cmd, version uint8 }
+
+func (h genlHeader) Len() int          { return 4 }
+func (h genlHeader) Serialize() []byte { return []byte{h.cmd, h.version, 0, 0} }
 
 // serviceAttr encodes a service as libipvs does (a nest without
 // NLA_F_NESTED, like libnl's nla_nest_start): the address always as a
