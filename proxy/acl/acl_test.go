@@ -133,6 +133,34 @@ var exprCases = []exprCase{
 	{"%[hdr(host),host_only]", host("h.com:8080"), "h.com"},
 	{"%[hdr(x),url_dec]", hdrs("X: a%20b"), "a b"},
 	{"%[hdr(x),ltrim(a),rtrim(c)]", hdrs("X: aabcc"), "b"},
+	{"%[hdr(x)]", hdrs(), ""},
+	{"%[url_param(x)]", path("/p?y=1"), ""},
+	{"%[src,ipmask(24)]", req{src: "127.0.5.77", minor: 1, hdrs: []string{"Host: x"}}, "127.0.5.0"},
+	{"%[hdr(x),field(-2,.,0)]", hdrs("X: a.b.c.d"), "a.b.c"},
+	{"%[hdr(x),field(-2,.,2)]", hdrs("X: a.b.c.d"), "b.c"},
+	{"%[hdr(x),field(2,.,0)]", hdrs("X: a.b.c.d"), "b.c.d"},
+	{"%[hdr(x),word(-1,.)]", hdrs("X: a..b.c."), "c"},
+	{"%[hdr(x),word(2,.,2)]", hdrs("X: a..b..c.d"), "b..c"},
+	{"%[hdr(x),json]", hdrs(`X: a"b\c`), `a\"b\\c`},
+	{"%[hdr(x),regsub(A,b,ig)]", hdrs("X: aAa"), "bbb"},
+	{"%[hdr(x),port_only]", hdrs("X: h.com:8080"), "8080"},
+	{"%[req.hdr(x,-2)]", hdrs("X: a, b", "X: c"), "b"},
+	{"%[hdr(x),b64dec]", hdrs("X: aGVsbG8="), "hello"},
+	{"%[hdr(x),sha1,hex]", hdrs("X: abc"), "A9993E364706816ABA3E25717850C26C9CD0D89D"},
+	{"%[hdr(x),djb2(1)]", hdrs("X: abc"), "2235766107"},
+	{"%[hdr(x),crc32(1)]", hdrs("X: abc"), "930845320"},
+	{"%[cook_cnt(a)]", hdrs("Cookie: a=1; b=2; a=3"), "2"},
+	{"%[req.ver]", req{target: "/"}, "1.0"},
+	{"%[urlp(a)]", path("/p?a=1&a=2"), "1"},
+	{"%[path]|%[base]|%[url]", req{target: "http://h.com/x/y?z", minor: 1, hdrs: []string{"Host: h.com"}}, "/x/y|h.com/x/y|http://h.com/x/y?z"},
+	{"%[query]", path("/p?"), ""},
+	{"%[hdr(x),lower,upper]", hdrs("X: MiXed"), "MIXED"},
+	{"%[hdr(x),map_str(MAPDIR/hosts.map,d)]", hdrs("X: test.domain.com"), "be_domain"},
+	{"%[hdr(x),map_int(MAPDIR/ints.map,none)]", hdrs("X: 7"), "seven"},
+	{"%[hdr(x),map_str_int(MAPDIR/strint.map,0),add(1)]", hdrs("X: k"), "43"},
+	{"%[hdr(x),url_enc]", hdrs("X: a b&c~"), "a%20b%26c~"},
+	{"%[hdr(x),sdbm(1)]", hdrs("X: abc"), "659243622"},
+	{"%[hdr(x),wt6]", hdrs("X: abc"), "2483038440"},
 }
 
 const hostsMap = `# host -> backend
@@ -143,9 +171,11 @@ const domsMap = "example.net be_example\n"
 const pathsMap = "/api/ be_api\n/api/v1/ be_api_v1\n"
 const regsMap = "\\.(png|jpg)$ be_img\n"
 const netsMap = "127.0.0.0/8 be_lo\n127.0.9.0/24 be_lo9\n"
+const intsMap = "1 one\n7 seven\n"
+const strIntMap = "k 42\n"
 
 func mapFiles() map[string]string {
-	return map[string]string{"hosts.map": hostsMap, "doms.map": domsMap, "paths.map": pathsMap, "regs.map": regsMap, "nets.map": netsMap}
+	return map[string]string{"hosts.map": hostsMap, "doms.map": domsMap, "paths.map": pathsMap, "regs.map": regsMap, "nets.map": netsMap, "ints.map": intsMap, "strint.map": strIntMap}
 }
 
 func memEnv(dir string) *Env {

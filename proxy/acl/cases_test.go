@@ -198,6 +198,37 @@ var condCases = []condCase{
 		{req{target: "/static/", minor: 1, hdrs: []string{"Host: example.com"}}, true},
 		{req{target: "/a/b", minor: 1, hdrs: []string{"Host: other.com"}}, false},
 	}},
+	{"hdr_ip and -m ip on headers", []string{"x hdr_ip(x-forwarded-for) 10.0.0.0/8", "y hdr(x-real-ip) -m ip 192.0.2.0/24"}, "if x || y", []condReq{
+		{hdrs("X-Forwarded-For: 192.168.1.1, 10.1.2.3"), true}, {hdrs("X-Forwarded-For: 192.168.1.1"), false},
+		{hdrs("X-Real-IP: 192.0.2.9"), true}, {hdrs("X-Real-IP: junk"), false},
+	}},
+	{"urlp_val and url_param delimiter", []string{"n urlp_val(n) gt 5", "d url_param(a,;) 1"}, "if n || d", []condReq{
+		{path("/p?n=6"), true}, {path("/p?n=5"), false}, {path("/p?x=2;a=1"), true}, {path("/p?x=2&a=1"), false},
+	}},
+	{"query found", []string{"q query -m found"}, "if q", []condReq{{path("/p"), false}, {path("/p?"), true}, {path("/p?a"), true}}},
+	{"path of OPTIONS * is absent", []string{"p path -m found"}, "if p || { url * }", []condReq{
+		{req{method: "OPTIONS", target: "*", minor: 1, hdrs: []string{"Host: x"}}, true},
+	}},
+	{"path of OPTIONS * is absent 2", []string{"p path -m found"}, "if p", []condReq{
+		{req{method: "OPTIONS", target: "*", minor: 1, hdrs: []string{"Host: x"}}, false},
+	}},
+	{"cook_val", []string{"v cook_val(n) ge 10"}, "if v", []condReq{{hdrs("Cookie: n=12"), true}, {hdrs("Cookie: n=9"), false}}},
+	{"hdr_dom with port and -i", []string{"d hdr_dom(host) -i Test.Com"}, "if d", []condReq{{host("www.test.com:8080"), true}, {host("test.co"), false}}},
+	{"path_reg -i and path_len url_len", []string{"r path_reg -i ^/ADMIN", "l path_len gt 10", "u url_len 7"}, "if r || l || u", []condReq{
+		{path("/admin/x"), true}, {path("/0123456789a"), true}, {path("/a?b=cd"), true}, {path("/short"), false},
+	}},
+	{"http_auth_group via user groups", []string{"g http_auth_group(L1) ops"}, "if g", []condReq{
+		{hdrs("Authorization: Basic " + b64("carol:md5pw")), true}, {hdrs("Authorization: Basic " + b64("alice:secret")), false},
+	}},
+	{"method -i: known methods match exactly", []string{"m method -i get", "n method -i purge"}, "if m || n", []condReq{
+		{host("x"), false}, {req{method: "PURGE", minor: 1, hdrs: []string{"Host: x"}}, true},
+	}},
+	{"hdr_cnt -m str", []string{"c hdr_cnt(x) -m str 2"}, "if c", []condReq{{hdrs("X: a,b"), true}, {hdrs("X: a"), false}}},
+	{"path -m len", []string{"l path -m len 2"}, "if l", []condReq{{path("/a?xyz"), true}, {path("/ab"), false}}},
+	{"hdr_end -i hdr_sub", []string{"e hdr_end(host) -i .COM", "s hdr_sub(host) exam"}, "if e s", []condReq{{host("www.example.com"), true}, {host("www.example.net"), false}}},
+	{"req.hdr and req.fhdr with occurrence", []string{"a req.hdr(x,2) b", "f req.fhdr(x,-1) c"}, "if a f", []condReq{
+		{hdrs("X: a, b", "X: c"), true}, {hdrs("X: a", "X: b, c"), false},
+	}},
 	{"http_auth", []string{"auth http_auth(L1)", "adm http_auth_group(L1) admins"}, "if auth adm", []condReq{
 		{hdrs("Authorization: Basic " + b64("alice:secret")), true},
 		{hdrs("Authorization: Basic " + b64("alice:wrong")), false},
@@ -217,8 +248,9 @@ var condCases = []condCase{
 // hashes come from `openssl passwd -6|-1|-5`.
 const userlistCfg = `userlist L1
   group admins users alice
+  group ops
   user alice insecure-password secret
   user bob password $6$saltsalt$9RCzQpw081WGeK3mcWoX80W9GPZfKv49diTYqxkySopsNM50xSTDBTpgGXEQIrMuxjvAnmOnyTpa46zqy.fYR1
-  user carol password $1$ab$F/Njss1STWvVwz4pTcKcn0
+  user carol groups ops password $1$ab$F/Njss1STWvVwz4pTcKcn0
   user dave password $5$x$D9dHZnRFfDKOo.pGGCVvk3RLGul64TK6uauQtF2wgX.
 `

@@ -111,6 +111,10 @@ func (e *Env) buildACL(a *haproxy.ACL) (*acl, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.kind == fMethod && len(a.Converters) == 0 && kind == mStr {
+		ca.pats.method = true
+		ca.pats.set, ca.pats.strs = nil, a.Patterns
+	}
 	return ca, nil
 }
 

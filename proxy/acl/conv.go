@@ -81,7 +81,7 @@ func compileConv(c haproxy.Converter, env *Env) (conv, error) {
 			return sample{typ: tStr, s: v}, err == nil
 		}, nil
 	case "url_enc":
-		return str(url.QueryEscape), nil
+		return str(urlEncode), nil
 	case "ltrim":
 		return str(func(v string) string { return strings.TrimLeft(v, arg(0)) }), nil
 	case "rtrim":
@@ -458,4 +458,22 @@ func regsub(re *regexp.Regexp, v, tmpl string, global bool) string {
 	}
 	out := re.ExpandString(nil, tmpl, v, m)
 	return v[:m[0]] + string(out) + v[m[1]:]
+}
+
+// urlEncode percent-encodes every byte but the unreserved characters of
+// RFC 3986, as HAProxy's url_enc does (a space is %20).
+func urlEncode(v string) string {
+	const hexdig = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexdig[c>>4])
+		b.WriteByte(hexdig[c&15])
+	}
+	return b.String()
 }

@@ -52,6 +52,19 @@ type patterns struct {
 	regs  []*regexp.Regexp // reg
 	ints  []intRange       // int len
 	nets  []netip.Prefix   // ip
+	// method: HAProxy matches the known methods (GET, POST, ...) exactly,
+	// whatever -i says, and only other methods as strings.
+	method bool
+}
+
+// knownMethod reports whether m is one of the methods HAProxy parses into
+// a code rather than keeping as text.
+func knownMethod(m string) bool {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE":
+		return true
+	}
+	return false
 }
 
 // compilePatterns prepares the patterns of an ACL for matching.
@@ -270,6 +283,14 @@ func (p *patterns) match(s sample) bool {
 	}
 	switch p.kind {
 	case mStr:
+		if p.method && knownMethod(v) {
+			for _, x := range p.strs {
+				if v == x {
+					return true
+				}
+			}
+			return false
+		}
 		if p.set != nil {
 			if p.icase {
 				if len(v) <= 128 {

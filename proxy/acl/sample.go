@@ -605,7 +605,10 @@ func pathQOf(u string) (string, bool) {
 	if u == "" {
 		return "", false
 	}
-	if u[0] != '/' && u != "*" {
+	if u == "*" {
+		return "", false // HAProxy has no path for "OPTIONS *" (verified)
+	}
+	if u[0] != '/' {
 		if i := strings.Index(u, "://"); i >= 0 {
 			rest := u[i+3:]
 			j := strings.IndexAny(rest, "/?")
