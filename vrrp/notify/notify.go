@@ -517,7 +517,9 @@ func (n *Notifier) mail(e event) {
 	}
 	n.lastMail[k] = e.state
 	n.mu.Unlock()
-	m := mail.Message{To: n.cfg.To, Subject: Subject(n.cfg.RouterID, e.kind, e.name, e.state), Body: Body(e.kind, e.state)}
+	m := mail.Message{To: n.cfg.To, Subject: Subject(n.cfg.RouterID, e.kind, e.name, e.state), Body: Body(e.kind, e.state) + "\n"}
+	// keepalived ends the body with an empty line (measured: its DATA
+	// is the body line, CRLF, CRLF, then the final dot).
 	srv := *n.cfg.Mail
 	n.wg.Add(1)
 	go func() {
