@@ -261,3 +261,28 @@ func FuzzExpr(f *testing.F) {
 		e.Eval(r.txn(80))
 	})
 }
+
+func TestHooksAndVars(t *testing.T) {
+	env := &Env{
+		NbSrv:    func(be string) int { return map[string]int{"app": 2, "cur": 1}[be] },
+		ServerUp: func(be, srv string) bool { return be == "app" && srv == "s1" },
+	}
+	tx := &Txn{HTTP: true, Backend: "cur", Vars: map[string]string{"txn.user": "bob", "txn.n": "12"}}
+	for expr, want := range map[string]string{
+		"%[nbsrv(app)]": "2", "%[nbsrv]": "1", "%[srv_is_up(app/s1)]": "1", "%[srv_is_up(app/s2)]": "0",
+		"%[var(txn.user)]": "bob", "%[var(txn.none,dflt)]": "dflt", "%[var(txn.none)]": "", "%[var(txn.n),add(1)]": "13",
+	} {
+		e, err := CompileExpr(expr, env)
+		if err != nil {
+			t.Fatal(expr, err)
+		}
+		if got := e.Eval(tx); got != want {
+			t.Errorf("%s = %q, want %q", expr, got, want)
+		}
+	}
+	// Without hooks nbsrv yields nothing.
+	e, err := CompileExpr("%[nbsrv(app)]", nil)
+	if err != nil || e.Eval(tx) != "" {
+		t.Errorf("nbsrv without hook: %v %q", err, e.Eval(tx))
+	}
+}

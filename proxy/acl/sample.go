@@ -123,7 +123,10 @@ const (
 	fNow                          // date / now
 	fRand                         // rand([range])
 	fReqLen                       // req.len / req.body_len: the buffered body (0: not read yet)
-	fNone                         // a fetch goproxy cannot answer here (var, ssl, counters): no sample
+	fVar                          // var(name[,default])
+	fNbSrv                        // nbsrv([backend]) through Env.NbSrv
+	fSrvIsUp                      // srv_is_up(backend/server) through Env.ServerUp
+	fNone                         // a fetch goproxy cannot answer here (ssl, counters): no sample
 )
 
 // fetch is a compiled sample fetch.
@@ -135,6 +138,10 @@ type fetch struct {
 	c     sample // fConst
 	ul    *userlist
 	rnd   int64
+	def   *string // var() default
+	nbsrv func(string) int
+	srvUp func(string, string) bool
+	arg2  string
 }
 
 // cursor is an iteration position over a multi-valued fetch.
@@ -171,6 +178,7 @@ var fetchDefs = map[string]fetchDef{
 	"http_first_req": {fConst, false},
 	"fe_name":        {fFeName, false}, "be_name": {fBeName, false},
 	"date": {fNow, false}, "now": {fNow, false}, "rand": {fRand, false},
+	"var": {fVar, true}, "nbsrv": {fNbSrv, true}, "srv_is_up": {fSrvIsUp, true},
 	"req.len": {fReqLen, false}, "req_len": {fReqLen, false}, "req.body_len": {fReqLen, false},
 }
 
@@ -243,6 +251,29 @@ func compileFetch(name string, args []string, inACL bool, env *Env) (*fetch, err
 			return nil, fmt.Errorf("fetch method '%s': %w", name, err)
 		}
 		f.ul = ul
+	case fVar:
+		if len(args) == 0 {
+			return nil, fmt.Errorf("fetch method 'var' expects a variable name")
+		}
+		if len(args) > 1 {
+			d := args[1]
+			f.def = &d
+		}
+	case fNbSrv:
+		if env == nil || env.NbSrv == nil {
+			return &fetch{kind: fNone}, nil
+		}
+		f.nbsrv = env.NbSrv
+	case fSrvIsUp:
+		if env == nil || env.ServerUp == nil {
+			return &fetch{kind: fNone}, nil
+		}
+		be, srv, ok := strings.Cut(f.name, "/")
+		if !ok {
+			be, srv = "", f.name
+		}
+		f.name, f.arg2 = be, srv
+		f.srvUp = env.ServerUp
 	case fRand:
 		if len(args) > 0 {
 			n, err := strconv.ParseInt(args[0], 10, 64)
@@ -477,6 +508,26 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 		return sample{typ: tInt, i: int64(rand.Uint32())}, true
 	case fReqLen:
 		return sample{typ: tInt}, true
+	case fVar:
+		if v, ok := t.Vars[f.name]; ok {
+			return sample{typ: tStr, s: v}, true
+		}
+		if f.def != nil {
+			return sample{typ: tStr, s: *f.def}, true
+		}
+		return sample{}, false
+	case fNbSrv:
+		be := f.name
+		if be == "" {
+			be = t.Backend
+		}
+		return sample{typ: tInt, i: int64(f.nbsrv(be))}, true
+	case fSrvIsUp:
+		be := f.name
+		if be == "" {
+			be = t.Backend
+		}
+		return sample{typ: tBool, i: b2i(f.srvUp(be, f.arg2))}, true
 	}
 	return sample{}, false
 }

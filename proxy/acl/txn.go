@@ -19,6 +19,9 @@ type Txn struct {
 	HTTP     bool // an HTTP request was parsed (mode http)
 	Frontend string
 	Backend  string // the backend chosen so far, if any
+	// Vars holds the transaction's variables by full name ("txn.user",
+	// "req.x", "sess.y"), set by http-request set-var; var() reads them.
+	Vars map[string]string
 }
 
 // Env is what compiling needs from the rest of the configuration.
@@ -27,6 +30,12 @@ type Env struct {
 	Userlists []*haproxy.Userlist
 	// ReadFile reads map files; nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
+	// NbSrv, if set, returns the number of usable servers of a backend
+	// (nbsrv fetch; "" is the transaction's backend). Without it nbsrv
+	// yields no sample.
+	NbSrv func(backend string) int
+	// ServerUp, if set, reports whether backend/server is up (srv_is_up).
+	ServerUp func(backend, server string) bool
 
 	maps map[string]*mapFile // map files read so far, shared by every expression compiled with this Env
 	auth map[string]*userlist
