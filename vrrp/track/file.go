@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,7 +25,7 @@ func readTrackFile(path string) int {
 
 func parseLeadingInt(s string) int {
 	i := 0
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+	for i < len(s) && strings.IndexByte(" \t\n\v\f\r", s[i]) >= 0 { // C isspace
 		i++
 	}
 	j := i

@@ -80,7 +80,7 @@ func TestRunnerScript(t *testing.T) {
 	os.WriteFile(flag, nil, 0o644)
 	var rec recorder
 	r := NewRunner(Config{
-		Scripts: []Script{{Name: "chk", Argv: []string{script}, Interval: 50 * time.Millisecond, Rise: 2, Fall: 2}},
+		Scripts: []Script{{Name: "chk", Argv: []string{script}, Interval: 50 * time.Millisecond, Timeout: 5 * time.Second, Rise: 2, Fall: 2}},
 		Instances: []Instance{
 			{Name: "VI_1", Priority: 100, Trackers: []Tracker{{Kind: KindScript, Name: "chk", Weight: 2}}},
 			{Name: "VI_2", Priority: 100, Trackers: []Tracker{{Kind: KindScript, Name: "chk"}}},
