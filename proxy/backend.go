@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -434,7 +435,7 @@ func (sc *serverConn) close() {
 
 var readerPool, writerPool sync.Pool
 
-func getReader(c net.Conn) *bufio.Reader {
+func getReader(c io.Reader) *bufio.Reader {
 	if v := readerPool.Get(); v != nil {
 		br := v.(*bufio.Reader)
 		br.Reset(c)

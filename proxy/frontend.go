@@ -152,7 +152,8 @@ func (fe *Frontend) acceptLoop(l net.Listener) {
 			p.logf("Proxy %s: accept: %v", fe.Name, err)
 			return
 		}
-		if !p.track(c) {
+		st := p.track(c)
+		if st == nil {
 			c.Close()
 			fe.limit.release()
 			p.global.release()
@@ -164,13 +165,13 @@ func (fe *Frontend) acceptLoop(l net.Listener) {
 			defer p.global.release()
 			defer fe.limit.release()
 			defer p.untrack(c)
-			fe.serve(c)
+			fe.serve(c, st)
 		}()
 	}
 }
 
 // serve runs one client connection to its end.
-func (fe *Frontend) serve(c net.Conn) {
+func (fe *Frontend) serve(c net.Conn, st *connState) {
 	p := fe.p
 	now := time.Now()
 	incCurAlone(&p.Actconn)
@@ -180,7 +181,7 @@ func (fe *Frontend) serve(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok && (fe.Cfg.Options.ClientTCPKA || fe.Cfg.Options.TCPKA) {
 		tc.SetKeepAlive(true)
 	}
-	s := &session{fe: fe, cli: c, accept: now}
+	s := &session{fe: fe, cli: c, accept: now, st: st}
 	s.initAddrs()
 	if fe.Cfg.Mode == haproxy.ModeHTTP {
 		s.serveHTTP()
@@ -198,7 +199,9 @@ type session struct {
 	accept  time.Time
 	src     netip.AddrPort
 	dst     netip.AddrPort
-	srvConn *serverConn // HTTP: the server connection attached to the session
+	st      *connState
+	pr      prefixReader // idle HTTP connections keep no bufio.Reader
+	srvConn *serverConn  // HTTP: the server connection attached to the session
 	nreq    int
 	srcStr  string   // client address as text (X-Forwarded-For)
 	x       exchange // the current HTTP exchange, reused

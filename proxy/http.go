@@ -35,8 +35,9 @@ func (s *session) serveHTTP() {
 	p := fe.p
 	c := s.cli
 	defer c.Close()
-	br := getReader(c)
-	bw := getWriter(c)
+	s.pr.c = c
+	br := getReader(&s.pr)
+	var bw *bufio.Writer
 	defer func() {
 		if sc := s.srvConn; sc != nil {
 			s.srvConn = nil
@@ -46,50 +47,115 @@ func (s *session) serveHTTP() {
 				sc.close()
 			}
 		}
-		putReader(br)
-		putWriter(bw)
+		if br != nil {
+			putReader(br)
+		}
+		if bw != nil {
+			putWriter(bw)
+		}
 	}()
 	reqTO, kaTO := fe.httpTimeouts()
 	var req http1.Request
+	var start time.Time
 	for {
-		start := time.Now()
-		if s.nreq > 0 {
-			// Between requests: timeout http-keep-alive, and a soft
-			// stop ends idle connections here.
-			if p.Stopping() {
+		start = time.Now()
+		if s.nreq > 0 && br.Buffered() == 0 {
+			// Between requests: timeout http-keep-alive, and a soft stop
+			// may close us here. After a short grace the buffers go back
+			// to their pools so that idle connections cost little memory.
+			idleStart := time.Now()
+			grace := idleGrace
+			if kaTO > 0 && kaTO < grace {
+				grace = kaTO
+			}
+			c.SetReadDeadline(idleStart.Add(grace))
+			if !p.setIdle(s.st) {
 				return
 			}
-			if br.Buffered() == 0 {
+			_, err := br.Peek(1)
+			if err != nil && isTimeout(err) && (kaTO == 0 || kaTO > grace) {
+				putReader(br)
+				br = nil
+				if bw != nil {
+					putWriter(bw)
+					bw = nil
+				}
 				if kaTO > 0 {
-					c.SetReadDeadline(start.Add(kaTO))
+					c.SetReadDeadline(idleStart.Add(kaTO))
+				} else {
+					c.SetReadDeadline(time.Time{})
 				}
-				if !p.idle(c, true) {
-					return
+				if err = s.pr.wait(); err == nil {
+					br = getReader(&s.pr)
 				}
-				_, err := br.Peek(1)
-				p.idle(c, false)
-				if err != nil {
-					return
-				}
-				start = time.Now()
 			}
-		}
-		if reqTO > 0 {
+			if !setBusy(s.st) || err != nil {
+				return
+			}
+			start = time.Now()
+			if reqTO > 0 {
+				c.SetReadDeadline(start.Add(reqTO))
+			} else {
+				c.SetReadDeadline(time.Time{})
+			}
+		} else if s.nreq > 0 && p.Stopping() {
+			return
+		} else if reqTO > 0 {
 			c.SetReadDeadline(start.Add(reqTO))
 		} else {
 			c.SetReadDeadline(time.Time{})
+		}
+		if bw == nil {
+			bw = getWriter(c)
 		}
 		err := req.Read(br, p.cfg.Global.TuneBufsize-p.cfg.Global.TuneMaxrewrite)
 		if err != nil {
 			s.requestError(bw, err, req.HeadLen > 0, start)
 			return
 		}
-		c.SetReadDeadline(time.Time{})
+		if to := fe.Cfg.Timeouts.Client; to > 0 && (req.Body.Chunked || req.Body.Length > 0) {
+			// The body is read under timeout client.
+			c.SetReadDeadline(time.Now().Add(to))
+		}
 		s.nreq++
 		if !s.handle(&req, br, bw, start) {
 			return
 		}
 	}
+}
+
+// idleGrace is how long an idle keep-alive connection keeps its buffers.
+const idleGrace = 500 * time.Millisecond
+
+// prefixReader reads from the client connection, first returning the
+// byte read while the connection was idle. It lets an idle connection
+// wait with a 1-byte buffer instead of a pooled bufio.Reader.
+type prefixReader struct {
+	c    net.Conn
+	one  [1]byte
+	have bool
+}
+
+// wait blocks until the client sends a byte (or the deadline passes).
+func (r *prefixReader) wait() error {
+	n, err := r.c.Read(r.one[:])
+	if n == 1 {
+		r.have = true
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+func (r *prefixReader) Read(b []byte) (int, error) {
+	if r.have && len(b) > 0 {
+		b[0] = r.one[0]
+		r.have = false
+		return 1, nil
+	}
+	return r.c.Read(b)
 }
 
 // requestError answers a request that could not be read: 400/422 for a
@@ -533,7 +599,6 @@ func (x *exchange) forward() bool {
 			return x.errorReply(503, nil)
 		}
 		srv = x.srv
-		sc.conn.SetDeadline(time.Time{})
 		req.WriteHead(sc.bw, connHdr)
 		var bodyDone chan error
 		if hasBody {
@@ -715,7 +780,8 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 	be.Counters.status(resp.Status)
 	srv.Counters.status(resp.Status)
 	resp.WriteHead(x.bw, connHdr)
-	if srvTO > 0 {
+	if srvTO > 0 && (resp.Body.Chunked || resp.Body.Length > int64(sc.br.Buffered())) {
+		// The body is still coming: timeout server counts from here.
 		sc.conn.SetReadDeadline(time.Now().Add(srvTO))
 	}
 	var n int64

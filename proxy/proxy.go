@@ -64,8 +64,7 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
-	conns     map[net.Conn]struct{}
-	idleConns map[net.Conn]struct{} // HTTP connections between requests
+	conns     map[net.Conn]*connState
 	stopping  bool
 	stopped   chan struct{} // closed by Stop
 	closed    chan struct{} // closed by Close
@@ -85,8 +84,7 @@ func New(cfg *haproxy.Config, opts Options) (*Proxy, error) {
 		cfg:       cfg,
 		opts:      opts,
 		beByName:  map[string]*Backend{},
-		conns:     map[net.Conn]struct{}{},
-		idleConns: map[net.Conn]struct{}{},
+		conns:     map[net.Conn]*connState{},
 		stopped:   make(chan struct{}),
 		closed:    make(chan struct{}),
 		startTime: time.Now(),
@@ -235,26 +233,38 @@ func (p *Proxy) Stop() {
 	for _, l := range p.listeners {
 		l.Close()
 	}
-	for c := range p.idleConns {
-		c.Close()
+	for c, st := range p.conns {
+		if st.idle.CompareAndSwap(connIdle, connStopped) {
+			c.Close()
+		}
 	}
 }
 
-// idle marks an HTTP connection as waiting for its next request (a soft
-// stop closes it) or busy again. Marking idle fails when stopping.
-func (p *Proxy) idle(c net.Conn, idle bool) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !idle {
-		delete(p.idleConns, c)
-		return true
-	}
-	if p.stopping {
+// connState says whether an HTTP client connection waits between
+// requests; a soft stop closes those (and only those).
+type connState struct{ idle atomic.Int32 }
+
+const (
+	connBusy int32 = iota
+	connIdle
+	connStopped
+)
+
+// setIdle marks the connection idle; false when stopping.
+func (p *Proxy) setIdle(st *connState) bool {
+	if !st.idle.CompareAndSwap(connBusy, connIdle) {
 		return false
 	}
-	p.idleConns[c] = struct{}{}
+	if p.Stopping() {
+		st.idle.Store(connStopped)
+		return false
+	}
 	return true
 }
+
+// setBusy marks the connection busy again; false when a soft stop
+// claimed it meanwhile.
+func setBusy(st *connState) bool { return st.idle.CompareAndSwap(connIdle, connBusy) }
 
 // Close stops at once: listeners and every connection are closed
 // (HAProxy's hard stop, SIGTERM).
@@ -286,22 +296,22 @@ func (p *Proxy) Stopping() bool {
 
 // track registers a connection so Close can end it; it returns false when
 // the proxy is closing.
-func (p *Proxy) track(c net.Conn) bool {
+func (p *Proxy) track(c net.Conn) *connState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
 	case <-p.closed:
-		return false
+		return nil
 	default:
 	}
-	p.conns[c] = struct{}{}
-	return true
+	st := &connState{}
+	p.conns[c] = st
+	return st
 }
 
 func (p *Proxy) untrack(c net.Conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
-	delete(p.idleConns, c)
 	p.mu.Unlock()
 }
 

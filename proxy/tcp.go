@@ -77,7 +77,7 @@ func (s *session) serveTCP() {
 	rec.Tc = int(res.tc.Milliseconds())
 	defer be.done(srv)
 	defer res.conn.Close()
-	if !p.track(res.conn) {
+	if p.track(res.conn) == nil {
 		return
 	}
 	defer p.untrack(res.conn)

@@ -145,6 +145,13 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
 				pend = append(pend, b[:size]...)
 				src.Discard(int(size) + 2)
 				total += size
+				if src.Buffered() == 0 {
+					// Nothing more in hand: stream what we have.
+					flushPend()
+					if err := dst.Flush(); err != nil {
+						return total, err
+					}
+				}
 				continue
 			}
 			if b[size] != '\n' {

@@ -1,0 +1,304 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hapair/proxy/http1"
+)
+
+func TestHTTPWebSocketUpgrade(t *testing.T) {
+	ws := startBackend(t, "ws", func(c net.Conn, br *bufio.Reader, req *http1.Request) bool {
+		if !req.Upgrade {
+			io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+			return false
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		// Echo frames (opaque bytes here) until the client closes.
+		c.SetReadDeadline(time.Time{})
+		io.Copy(c, br)
+		return false
+	})
+	fe := freeAddr(t)
+	startProxy(t, httpDefaults+`
+  timeout tunnel 5s
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  server s1 `+ws.addr+`
+`, Options{})
+	c, err := net.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http1.ReadResponse(br, 0, "GET")
+	if err != nil || resp.Status != 101 {
+		t.Fatalf("upgrade: %v %+v", err, resp)
+	}
+	for i := 0; i < 3; i++ {
+		msg := fmt.Sprintf("frame-%d", i)
+		io.WriteString(c, msg)
+		buf := make([]byte, len(msg))
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, err := io.ReadFull(br, buf); err != nil || string(buf) != msg {
+			t.Fatalf("tunnel echo %q: %q %v", msg, buf, err)
+		}
+	}
+	if got := ws.requests()[0].Header.Get("Upgrade"); got != "websocket" {
+		t.Fatalf("backend saw Upgrade %q", got)
+	}
+}
+
+func TestHTTPExpect100Continue(t *testing.T) {
+	b := startBackend(t, "b", func(c net.Conn, br *bufio.Reader, req *http1.Request) bool {
+		if req.Expect100 {
+			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
+		}
+		var body strings.Builder
+		bw := bufio.NewWriter(&body)
+		if _, err := http1.CopyBody(bw, br, req.Body); err != nil {
+			return false
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", body.Len(), body.String())
+		return true
+	})
+	fe := freeAddr(t)
+	startProxy(t, httpDefaults+`
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  server s1 `+b.addr+`
+`, Options{})
+	c, err := net.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "PUT /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+	br := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	resp, err := http1.ReadResponse(br, 0, "PUT")
+	if err != nil || resp.Status != 100 {
+		t.Fatalf("want 100 Continue before the body: %v %+v", err, resp)
+	}
+	io.WriteString(c, "hello")
+	resp, body := readResponse(t, br, "PUT")
+	if resp.Status != 200 || body != "hello" {
+		t.Fatalf("%d %q", resp.Status, body)
+	}
+}
+
+func TestHTTPChunkedUploadStreams(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	fe := freeAddr(t)
+	startProxy(t, httpDefaults+`
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  server s1 `+b.addr+`
+`, Options{})
+	c, err := net.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	// Chunks sent over time: the proxy must stream them.
+	for i := 0; i < 3; i++ {
+		fmt.Fprintf(c, "4\r\npart\r\n")
+		time.Sleep(20 * time.Millisecond)
+	}
+	io.WriteString(c, "0\r\n\r\n")
+	resp, _ := readResponse(t, bufio.NewReader(c), "POST")
+	if resp.Status != 200 {
+		t.Fatalf("status %d", resp.Status)
+	}
+	// The backend re-chunks what it received; each part arrived alone.
+	if got := b.requests()[0].Body; strings.Count(got, "4\r\npart\r\n") != 3 {
+		t.Fatalf("backend body %q: the proxy did not stream chunk by chunk", got)
+	}
+}
+
+// TestServerMaxconnQueue: with server maxconn 1, a second concurrent
+// request waits in the queue and is served when the first ends; with
+// timeout queue exceeded it gets 503.
+func TestServerMaxconnQueue(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	b := startBackend(t, "b", func(c net.Conn, br *bufio.Reader, req *http1.Request) bool {
+		if req.Target == "/slow" {
+			<-release
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		return false
+	})
+	defer once.Do(func() { close(release) })
+	fe := freeAddr(t)
+	p := startProxy(t, httpDefaults+`
+  timeout queue 300ms
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  server s1 `+b.addr+` maxconn 1
+`, Options{})
+	slowDone := make(chan string, 1)
+	go func() { slowDone <- roundTrip(t, fe, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second) }()
+	be := p.Backend("be")
+	waitFor(t, 3*time.Second, "slow request at the server", func() bool { return be.Servers[0].Conns() == 1 })
+	// Queue timeout: 503.
+	if got := roundTrip(t, fe, "GET /q HTTP/1.1\r\nHost: x\r\n\r\n", 3*time.Second); statusOf(got) != 503 {
+		t.Fatalf("queued request past timeout queue: %q", got)
+	}
+	if be.Counters.Qmax.Load() != 1 {
+		t.Errorf("qmax %d", be.Counters.Qmax.Load())
+	}
+	// Queued then served when the slot frees.
+	queued := make(chan string, 1)
+	go func() { queued <- roundTrip(t, fe, "GET /q2 HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second) }()
+	waitFor(t, 3*time.Second, "request queued", func() bool { return be.Counters.Qcur.Load() == 1 })
+	once.Do(func() { close(release) })
+	if got := <-queued; statusOf(got) != 200 {
+		t.Fatalf("queued request: %q", got)
+	}
+	if got := <-slowDone; statusOf(got) != 200 {
+		t.Fatalf("slow request: %q", got)
+	}
+}
+
+func TestBindIPv6AndV4V6(t *testing.T) {
+	if l, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback")
+	} else {
+		l.Close()
+	}
+	b := startBackend(t, "b", nil)
+	l, _ := net.Listen("tcp6", "[::1]:0")
+	p6 := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	l, _ = net.Listen("tcp6", "[::]:0")
+	pdual := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	startProxy(t, httpDefaults+fmt.Sprintf(`
+frontend f
+  bind [::1]:%d
+  bind :::%d v4v6
+  default_backend be
+backend be
+  server s1 %s
+`, p6, pdual, b.addr), Options{})
+	for _, addr := range []string{fmt.Sprintf("[::1]:%d", p6), fmt.Sprintf("[::1]:%d", pdual), fmt.Sprintf("127.0.0.1:%d", pdual)} {
+		got := roundTrip(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 3*time.Second)
+		if statusOf(got) != 200 {
+			t.Errorf("%s: %q", addr, got)
+		}
+	}
+	if xff := b.requests()[0].Header.Get("X-Forwarded-For"); xff != "" {
+		t.Logf("xff %q", xff)
+	}
+}
+
+func TestSoftStopFinishesInFlight(t *testing.T) {
+	b := startBackend(t, "b", func(c net.Conn, br *bufio.Reader, req *http1.Request) bool {
+		time.Sleep(200 * time.Millisecond)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	fe := freeAddr(t)
+	p := startProxy(t, httpDefaults+`
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  server s1 `+b.addr+`
+`, Options{})
+	// An idle keep-alive connection is closed by the soft stop.
+	idle, err := net.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	ibr := bufio.NewReader(idle)
+	readResponse(t, ibr, "GET")
+	got := make(chan string, 1)
+	go func() { got <- roundTrip(t, fe, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second) }()
+	waitFor(t, 3*time.Second, "request in flight", func() bool { return len(b.requests()) == 2 })
+	p.Stop()
+	if r := <-got; statusOf(r) != 200 || !strings.Contains(r, "connection: close") {
+		t.Fatalf("in-flight request: %q", r)
+	}
+	idle.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := ibr.ReadByte(); err != io.EOF {
+		t.Fatalf("idle keep-alive connection not closed: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", fe, time.Second); err == nil {
+		t.Fatal("listener still accepting after Stop")
+	}
+}
+
+func TestRoundRobinAndLogRecord(t *testing.T) {
+	b1 := startBackend(t, "b1", nil)
+	b2 := startBackend(t, "b2", nil)
+	fe := freeAddr(t)
+	var mu sync.Mutex
+	var recs []LogRecord
+	p := startProxy(t, httpDefaults+`
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  balance roundrobin
+  server s1 `+b1.addr+` weight 2
+  server s2 `+b2.addr+` weight 1
+`, Options{Log: func(r *LogRecord) {
+		mu.Lock()
+		recs = append(recs, *r)
+		mu.Unlock()
+	}})
+	counts := map[string]int{}
+	for i := 0; i < 30; i++ {
+		got := roundTrip(t, fe, "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 3*time.Second)
+		counts[got[len(got)-2:]]++
+	}
+	if counts["b1"] != 20 || counts["b2"] != 10 {
+		t.Fatalf("distribution %v, want b1:20 b2:10", counts)
+	}
+	waitFor(t, 2*time.Second, "30 log records", func() bool { mu.Lock(); defer mu.Unlock(); return len(recs) == 30 })
+	r := recs[0]
+	if r.FrontName != "f" || r.BackName != "be" || r.Status != 200 || r.RequestLine != "GET /x HTTP/1.1" ||
+		r.TermState != "--" || r.Tq < 0 || r.Tc < 0 || r.Tr < 0 || r.Tt < 0 || r.BytesRead == 0 || !r.HTTP {
+		t.Fatalf("record %+v", r)
+	}
+	fc := &p.Frontends()[0].Counters
+	if fc.ReqTot.Load() != 30 || fc.Hrsp[1].Load() != 30 || fc.Stot.Load() != 30 || fc.Bout.Load() == 0 {
+		t.Fatalf("frontend counters req_tot %d hrsp_2xx %d stot %d", fc.ReqTot.Load(), fc.Hrsp[1].Load(), fc.Stot.Load())
+	}
+	be := p.Backend("be")
+	if be.Servers[0].Counters.Lbtot.Load() != 20 || be.Counters.Lbtot.Load() != 30 {
+		t.Fatalf("lbtot s1 %d be %d", be.Servers[0].Counters.Lbtot.Load(), be.Counters.Lbtot.Load())
+	}
+	// Server down: all traffic to the other; both down: 503.
+	p.SetServerState("be", "s1", false)
+	for i := 0; i < 3; i++ {
+		if got := roundTrip(t, fe, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 3*time.Second); !strings.HasSuffix(got, "b2") {
+			t.Fatalf("with s1 down: %q", got)
+		}
+	}
+	p.SetServerState("be", "s2", false)
+	if got := roundTrip(t, fe, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 3*time.Second); statusOf(got) != 503 {
+		t.Fatalf("all down: %q", got)
+	}
+}
