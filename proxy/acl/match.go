@@ -380,7 +380,7 @@ func isDelim(c byte, dom bool) bool {
 // from its ends) appears in v starting at the beginning or after a
 // delimiter, and ending at the end or before a delimiter.
 func matchWord(v, x string, icase, dom bool) bool {
-	if len(x) > len(v) {
+	if x == "" || len(x) > len(v) {
 		return false
 	}
 	may := true
