@@ -77,6 +77,18 @@ func paramReqs() []diffReq {
 	return out
 }
 
+func missingParamReqs() []diffReq {
+	var out []diffReq
+	for i := range 16 {
+		t := "/p?nouser=1"
+		if i%5 == 4 {
+			t = fmt.Sprintf("/p?user=u%d", i)
+		}
+		out = append(out, diffReq{src: "127.0.0.1", target: t})
+	}
+	return out
+}
+
 func hostReqs() []diffReq {
 	var out []diffReq
 	for _, h := range []string{"example.com", "www.example.com", "a.example.org", "b.example.org", "test.com", "test.domain.com",
@@ -98,6 +110,8 @@ var diffCases = []diffCase{
 	{name: "source-allbackups", balance: "source", weights: []int{1, 1, 1}, reqs: srcReqs(30), flags: []string{"disabled", "backup", "backup"}, allBackups: true},
 	{name: "leastconn-idle", balance: "leastconn", weights: []int{1, 1, 1}, reqs: seqReqs(9)},
 	{name: "leastconn-idle-weighted", balance: "leastconn", weights: []int{2, 1, 3}, reqs: seqReqs(12)},
+	{name: "url_param-missing", balance: "url_param user", weights: []int{1, 2, 1}, reqs: missingParamReqs()},
+	{name: "url_param-missing-consistent", balance: "url_param user", hashType: "consistent", weights: []int{1, 1, 1}, reqs: missingParamReqs()},
 	{name: "first-idle", balance: "first", weights: []int{1, 1}, reqs: seqReqs(4)},
 	{name: "first-disabled", balance: "first", weights: []int{1, 1, 1}, reqs: seqReqs(4), flags: []string{"disabled", "", ""}},
 	{"rr-equal", "roundrobin", "", []int{1, 1, 1}, seqReqs(12), nil, false},

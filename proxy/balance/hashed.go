@@ -55,6 +55,25 @@ func (a *hashed) pick(b *Balancer, v *view, k Key, skip func(int) bool) int {
 // fallbackRR is the round robin the hash algorithms use when the request
 // has no key.
 func (b *Balancer) fallbackRR(v *view, skip func(int) bool) int {
+	if b.consistent {
+		// chash_get_next_server: walk the ring one point at a time
+		// (verified against haproxy 2.6).
+		n := uint32(len(v.ring))
+		if n == 0 {
+			return -1
+		}
+		start := b.rr.Add(1) - 1
+		for j := range n {
+			i := int(v.ring[(start+j)%n].srv)
+			if (skip == nil || !skip(i)) && !b.saturated(i) {
+				if j > 0 {
+					b.rr.Add(j)
+				}
+				return i
+			}
+		}
+		return -1
+	}
 	src := v.table
 	if len(src) == 0 {
 		src = v.group
