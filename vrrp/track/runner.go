@@ -3,6 +3,7 @@ package track
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -10,10 +11,11 @@ import (
 )
 
 // LinkWatcher reports interface link states. Watch calls f with the
-// current state of every interface first, then with every change, until
-// ctx ends. NetlinkLinks is the real one.
+// current state of every interface in names first (down if it does not
+// exist), then with every change, until ctx ends. NetlinkLinks is the
+// real one.
 type LinkWatcher interface {
-	Watch(ctx context.Context, f func(name string, up bool)) error
+	Watch(ctx context.Context, names []string, f func(name string, up bool)) error
 }
 
 // Runner runs the tracked objects of a Config and reports each change of
@@ -168,7 +170,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			last := map[string]bool{}
-			err := lw.Watch(ctx, func(name string, up bool) {
+			var names []string
+			for n := range ifaces {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			err := lw.Watch(ctx, names, func(name string, up bool) {
 				if !ifaces[name] {
 					return
 				}

@@ -189,9 +189,11 @@ func TestRunnerLinks(t *testing.T) {
 	r := NewRunner(Config{Instances: []Instance{
 		{Name: "VI_1", Priority: 100, Trackers: []Tracker{{Kind: KindInterface, Name: "t0"}}},
 		{Name: "VI_2", Priority: 100, Trackers: []Tracker{{Kind: KindInterface, Name: "t0", Weight: -30}}},
+		{Name: "VI_3", Priority: 100, Trackers: []Tracker{{Kind: KindInterface, Name: "nosuch0"}}},
 	}}, rec.add)
 	r.Links = NetlinkLinks{Netns: "/run/netns/" + ns.Name}
 	start(t, r)
+	rec.waitFor(t, "VI_3", "fault (no such interface)", func(c Change) bool { return c.Fault })
 	ns.Run("ip", "link", "set", "t1", "down") // t0 loses its carrier
 	rec.waitFor(t, "VI_1", "fault", func(c Change) bool { return c.Fault })
 	rec.waitFor(t, "VI_2", "priority 70", func(c Change) bool { return c.Priority == 70 })
