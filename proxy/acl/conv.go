@@ -61,9 +61,9 @@ func compileConv(c haproxy.Converter, env *Env) (conv, error) {
 	}
 	switch c.Name {
 	case "lower":
-		return str(strings.ToLower), nil
+		return str(asciiLower), nil
 	case "upper":
-		return str(strings.ToUpper), nil
+		return str(asciiUpper), nil
 	case "length":
 		return func(s sample) (sample, bool) { return sample{typ: tInt, i: int64(len(s.str()))}, true }, nil
 	case "base64":

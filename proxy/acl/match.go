@@ -305,19 +305,19 @@ func (p *patterns) match(s sample) bool {
 			return p.set[v]
 		}
 		for _, x := range p.strs {
-			if v == x || p.icase && strings.EqualFold(v, x) {
+			if v == x || p.icase && foldEq(v, x) {
 				return true
 			}
 		}
 	case mBeg:
 		for _, x := range p.strs {
-			if len(v) >= len(x) && (v[:len(x)] == x || p.icase && strings.EqualFold(v[:len(x)], x)) {
+			if len(v) >= len(x) && (v[:len(x)] == x || p.icase && foldEq(v[:len(x)], x)) {
 				return true
 			}
 		}
 	case mEnd:
 		for _, x := range p.strs {
-			if len(v) >= len(x) && (v[len(v)-len(x):] == x || p.icase && strings.EqualFold(v[len(v)-len(x):], x)) {
+			if len(v) >= len(x) && (v[len(v)-len(x):] == x || p.icase && foldEq(v[len(v)-len(x):], x)) {
 				return true
 			}
 		}
@@ -351,11 +351,37 @@ func lowerByte(c byte) byte {
 	return c
 }
 
-// asciiLower lower-cases the ASCII letters of s.
+// asciiLower lower-cases the ASCII letters of s, byte by byte as
+// HAProxy's tolower(); s is returned as is when it has no upper case.
 func asciiLower(s string) string {
+	i := 0
+	for i < len(s) && !(s[i] >= 'A' && s[i] <= 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
 	b := []byte(s)
-	for i, c := range b {
-		b[i] = lowerByte(c)
+	for ; i < len(b); i++ {
+		b[i] = lowerByte(b[i])
+	}
+	return string(b)
+}
+
+// asciiUpper upper-cases the ASCII letters of s.
+func asciiUpper(s string) string {
+	i := 0
+	for i < len(s) && !(s[i] >= 'a' && s[i] <= 'z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if c := b[i]; c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
 	}
 	return string(b)
 }
@@ -365,7 +391,7 @@ func containsFold(v, x string, icase bool) bool {
 		return strings.Contains(v, x)
 	}
 	for i := 0; i+len(x) <= len(v); i++ {
-		if strings.EqualFold(v[i:i+len(x)], x) {
+		if foldEq(v[i:i+len(x)], x) {
 			return true
 		}
 	}
@@ -393,10 +419,24 @@ func matchWord(v, x string, icase, dom bool) bool {
 			continue
 		}
 		w := v[i : i+len(x)]
-		if (w == x || icase && strings.EqualFold(w, x)) && (i+len(x) == len(v) || isDelim(v[i+len(x)], dom)) {
+		if (w == x || icase && foldEq(w, x)) && (i+len(x) == len(v) || isDelim(v[i+len(x)], dom)) {
 			return true
 		}
 		may = false
 	}
 	return false
+}
+
+// foldEq compares ASCII case-insensitively, like HAProxy's strncasecmp
+// (Unicode folding such as the Kelvin sign does not apply).
+func foldEq(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] != b[i] && lowerByte(a[i]) != lowerByte(b[i]) {
+			return false
+		}
+	}
+	return true
 }
