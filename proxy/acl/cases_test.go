@@ -16,6 +16,7 @@ type req struct {
 	target string // "" = /
 	minor  int    // HTTP/1.<minor>; 0 is sent as HTTP/1.0
 	hdrs   []string
+	body   string // sent after the head (the caller adds Content-Length)
 }
 
 func (r req) txn(dstPort uint16) *Txn {
@@ -49,6 +50,7 @@ func (r req) raw() string {
 		fmt.Fprintf(&b, "%s: %s\r\n", h.Name, h.Value)
 	}
 	b.WriteString("Connection: close\r\n\r\n")
+	b.WriteString(r.body)
 	return b.String()
 }
 
@@ -151,6 +153,16 @@ var condCases = []condCase{
 	}},
 	{"HTTP_CONTENT", nil, "if HTTP_CONTENT", []condReq{
 		{req{method: "POST", minor: 1, hdrs: []string{"Host: x", "Content-Length: 0"}}, false},
+	}},
+	{"HTTP_CONTENT with a body", nil, "if HTTP_CONTENT", []condReq{
+		{req{method: "POST", minor: 1, hdrs: []string{"Host: x", "Content-Length: 3"}, body: "abc"}, true},
+	}},
+	{"WAIT_END", nil, "if WAIT_END", []condReq{
+		{req{method: "POST", minor: 1, hdrs: []string{"Host: x", "Content-Length: 3"}, body: "abc"}, true},
+	}},
+	{"REQ_CONTENT is true in HTTP mode (the head is buffered)", nil, "if REQ_CONTENT", []condReq{
+		{req{method: "POST", minor: 1, hdrs: []string{"Host: x", "Content-Length: 3"}, body: "abc"}, true},
+		{host("x"), true},
 	}},
 	{"TRUE FALSE always_*", []string{"t always_true", "f always_false"}, "if TRUE t !FALSE !f", []condReq{{host("x"), true}}},
 	{"src networks", []string{"lan src 127.0.0.0/24 127.1.0.0/255.255.0.0 ::ffff:127.3.0.0/112", "one src 127.0.5.5"}, "if lan || one", []condReq{

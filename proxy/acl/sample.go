@@ -122,7 +122,7 @@ const (
 	fBeName                       // backend name
 	fNow                          // date / now
 	fRand                         // rand([range])
-	fReqLen                       // req.len / req.body_len: the buffered body (0: not read yet)
+	fReqLen                       // req.len / req.body_len
 	fVar                          // var(name[,default])
 	fNbSrv                        // nbsrv([backend]) through Env.NbSrv
 	fSrvIsUp                      // srv_is_up(backend/server) through Env.ServerUp
@@ -179,7 +179,7 @@ var fetchDefs = map[string]fetchDef{
 	"fe_name":        {fFeName, false}, "be_name": {fBeName, false},
 	"date": {fNow, false}, "now": {fNow, false}, "rand": {fRand, false},
 	"var": {fVar, true}, "nbsrv": {fNbSrv, true}, "srv_is_up": {fSrvIsUp, true},
-	"req.len": {fReqLen, false}, "req_len": {fReqLen, false}, "req.body_len": {fReqLen, false},
+	"req.len": {fReqLen, false}, "req_len": {fReqLen, false},
 }
 
 // matchSuffixes are the ACL keyword forms FETCH_SUFFIX of a base fetch.
@@ -507,7 +507,16 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 		}
 		return sample{typ: tInt, i: int64(rand.Uint32())}, true
 	case fReqLen:
-		return sample{typ: tInt}, true
+		if !t.HTTP {
+			return sample{typ: tInt, i: int64(t.ReqLen)}, true
+		}
+		// HAProxy counts the buffered request, head included (verified:
+		// REQ_CONTENT is true for a GET without body in HTTP mode).
+		n := len(t.Method) + len(t.Target) + 12
+		for _, h := range t.Header {
+			n += len(h.Name) + len(h.Value) + 4
+		}
+		return sample{typ: tInt, i: int64(n)}, true
 	case fVar:
 		if v, ok := t.Vars[f.name]; ok {
 			return sample{typ: tStr, s: v}, true

@@ -22,6 +22,9 @@ type Txn struct {
 	// Vars holds the transaction's variables by full name ("txn.user",
 	// "req.x", "sess.y"), set by http-request set-var; var() reads them.
 	Vars map[string]string
+	// ReqLen is the number of request bytes buffered so far in TCP mode
+	// (req.len, REQ_CONTENT); in HTTP mode the request head counts.
+	ReqLen int
 }
 
 // Env is what compiling needs from the rest of the configuration.
