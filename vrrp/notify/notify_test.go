@@ -290,3 +290,28 @@ func TestSMTPAlerts(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptUser runs a notify script as the user named after an
+// unquoted script path (keepalived's `notify_master /s.sh nobody`).
+func TestScriptUser(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755) // t.TempDir's parent is 0700
+	os.Chmod(dir, 0o777)
+	out := filepath.Join(dir, "uid")
+	s := filepath.Join(dir, "id.sh")
+	os.WriteFile(s, []byte("#!/bin/sh\nid -un > "+out+"\n"), 0o755)
+	c, err := ParseCommand([]string{s, "nobody"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Config{Instances: map[string]Scripts{"VI_1": {Master: c}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, n)
+	n.StateChanged(Instance, "VI_1", Master, 100)
+	if got := waitLines(t, out, 1); got[0] != "nobody" {
+		t.Errorf("ran as %q, want nobody", got[0])
+	}
+}
