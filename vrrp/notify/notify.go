@@ -125,6 +125,7 @@ type Notifier struct {
 	queue    []event
 	closing  bool
 	running  bool
+	finished bool // Run has delivered its last event
 	lastMail map[string]string
 
 	fifos []fifoFD
@@ -230,6 +231,11 @@ func (n *Notifier) Event(name, ev string, prio int) {
 
 func (n *Notifier) push(e event) {
 	n.mu.Lock()
+	if n.finished {
+		n.mu.Unlock()
+		n.logf("notify: %s %s %s after shutdown, dropped", e.kind, e.name, e.state)
+		return
+	}
 	n.queue = append(n.queue, e)
 	n.mu.Unlock()
 	n.cond.Signal()
@@ -246,7 +252,7 @@ func (n *Notifier) logf(format string, a ...any) {
 // ends. Then it delivers what is still queued (the STOP events the daemon
 // sent before cancelling), waits up to StopWait for running scripts and
 // mails, kills the process groups of those left, SIGTERMs the FIFO
-// scripts, and returns nil.
+// scripts, and returns nil. Events reported after that are dropped.
 func (n *Notifier) Run(ctx context.Context) error {
 	n.mu.Lock()
 	if n.running {
@@ -292,6 +298,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			n.cond.Wait()
 		}
 		if len(n.queue) == 0 {
+			n.finished = true
 			n.mu.Unlock()
 			break
 		}
