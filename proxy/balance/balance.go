@@ -89,6 +89,13 @@ type algorithm interface {
 	pick(b *Balancer, v *view, k Key, skip func(int) bool) int
 }
 
+// incremental is implemented by algorithms that keep state across
+// changes (roundrobin): changed is called with b.mu held after member i
+// went up or down or changed weight, once the new view is built.
+type incremental interface {
+	changed(b *Balancer, i int)
+}
+
 // New builds the balancer of a backend from its `balance` and `hash-type`
 // settings and its servers in declaration order. Every server starts up.
 // allBackups is `option allbackups`.
@@ -211,6 +218,9 @@ func (b *Balancer) SetUp(i int, up bool) {
 	}
 	b.up[i] = up
 	b.rebuildLocked()
+	if inc, ok := b.algo.(incremental); ok {
+		inc.changed(b, i)
+	}
 }
 
 // SetWeight changes member i's weight (`set weight`, agent checks); 0
@@ -227,6 +237,9 @@ func (b *Balancer) SetWeight(i, w int) {
 	}
 	b.weight[i] = w
 	b.rebuildLocked()
+	if inc, ok := b.algo.(incremental); ok {
+		inc.changed(b, i)
+	}
 }
 
 // Weight returns member i's current weight.
