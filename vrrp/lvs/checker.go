@@ -57,6 +57,10 @@ type Checker struct {
 	model *Model
 
 	scripts sync.WaitGroup
+
+	fifos          []*fifo
+	fifoScript     *exec.Cmd
+	fifoScriptDone chan struct{}
 }
 
 type probe struct {
@@ -167,6 +171,8 @@ func (c *Checker) Run(ctx context.Context) error {
 	if c.noIPVS != nil {
 		c.opts.Logf("%s", NoIPVSNotice)
 	}
+	c.openFifos()
+	defer c.closeFifos()
 	c.mu.Lock()
 	acts := c.model.Start()
 	c.mu.Unlock()
@@ -330,6 +336,8 @@ func (c *Checker) apply(acts []Action) {
 			}
 		case ActLog:
 			c.opts.Logf("%s", a.Msg)
+		case ActFifo:
+			c.writeFifos(a.Msg)
 		}
 	}
 }

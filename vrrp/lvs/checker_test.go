@@ -410,3 +410,56 @@ virtual_server 192.0.2.1 80 {
 	})
 	waitFor(t, "alert error logged", waitLong, func() bool { return logs.Count("mailer down") == 1 })
 }
+
+// TestLVSNotifyFifo runs lvs_notify_fifo_script, which gets the FIFO name
+// as its last argument and copies the lines it reads; the script is
+// stopped (by process group) when the checker stops.
+func TestLVSNotifyFifo(t *testing.T) {
+	dir := t.TempDir()
+	fifoPath := filepath.Join(dir, "lvs.fifo")
+	out := filepath.Join(dir, "lines")
+	pidFile := filepath.Join(dir, "pid")
+	reader := filepath.Join(dir, "reader.sh")
+	if err := os.WriteFile(reader, []byte("#!/bin/sh\necho $$ > "+pidFile+"\nwhile read l; do echo \"$1 $l\" >> "+out+"; done < \"$2\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dead := listen(t, "127.0.0.1:0")
+	port := dead.Addr().(*net.TCPAddr).Port
+	dead.Close()
+	conf := fmt.Sprintf(`
+global_defs {
+    lvs_notify_fifo %s
+    lvs_notify_fifo_script "%s tag"
+}
+virtual_server 192.0.2.1 80 {
+    delay_loop 0.2
+    real_server 127.0.0.1 %d { TCP_CHECK { connect_timeout 1 } }
+}`, fifoPath, reader, port)
+	c, err := New(loadConf(t, conf), Options{IPVS: newFake(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	want := []string{
+		"tag VS [192.0.2.1]:tcp:80 UP",
+		fmt.Sprintf("tag RS [127.0.0.1]:tcp:%d [192.0.2.1]:tcp:80 DOWN", port),
+		"tag VS [192.0.2.1]:tcp:80 DOWN",
+	}
+	waitFor(t, "FIFO lines", waitLong, func() bool { return slices.Equal(readLines(out), want) })
+	var pid int
+	if b, err := os.ReadFile(pidFile); err != nil || func() error { _, err := fmt.Sscan(string(b), &pid); return err }() != nil {
+		t.Fatalf("reader pid: %v", err)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(waitLong):
+		t.Fatal("Run did not return")
+	}
+	waitFor(t, "fifo script stopped", waitLong, func() bool { return !alive(pid) })
+	if _, err := os.Lstat(fifoPath); err == nil {
+		t.Fatal("FIFO created by the checker left behind")
+	}
+}

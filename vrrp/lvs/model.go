@@ -31,11 +31,12 @@ const (
 	ActScript                       // run a notify/quorum script
 	ActAlert                        // send an SMTP alert
 	ActLog                          // log a line
+	ActFifo                         // write a line to notify_fifo / lvs_notify_fifo
 )
 
 // Action is one thing the Model decided. VS indexes the virtual_server;
 // Dest is set for the *Dest kinds, Script for ActScript, Subject and Body
-// for ActAlert, Msg for ActLog.
+// for ActAlert, Msg for ActLog and ActFifo (the line without its newline).
 type Action struct {
 	Kind          ActionKind
 	VS            int
@@ -62,6 +63,8 @@ func (a Action) String() string {
 		return "script " + a.Script
 	case ActAlert:
 		return "alert " + a.Subject + " | " + a.Body
+	case ActFifo:
+		return "fifo " + a.Msg
 	}
 	return "log " + a.Msg
 }
@@ -409,6 +412,9 @@ func (m *Model) Stop() []Action {
 			if vs.omega && vs.quorumDownScript != "" {
 				out = append(out, Action{Kind: ActScript, VS: vi, Script: vs.quorumDownScript})
 			}
+			if vs.omega {
+				out = append(out, Action{Kind: ActFifo, VS: vi, Msg: fmt.Sprintf("VS %s DOWN", vs.name)})
+			}
 		}
 		out = append(out, Action{Kind: ActDelService, VS: vi})
 	}
@@ -508,16 +514,18 @@ func (m *Model) svrState(out []Action, vi int, rs *rsState, alive bool) []Action
 	return m.updateQuorum(out, vi, false)
 }
 
-// rsNotifies runs notify_up or notify_down for the server's current state.
+// rsNotifies runs notify_up or notify_down for the server's current state
+// and writes its FIFO line, "RS [rs]:tcp:80 [vs]:tcp:80 UP" (do_rs_notifies).
 func (m *Model) rsNotifies(out []Action, vs *vsState, rs *rsState) []Action {
-	s := rs.notifyDn
+	s, state := rs.notifyDn, "DOWN"
 	if rs.alive {
-		s = rs.notifyUp
+		s, state = rs.notifyUp, "UP"
 	}
+	vi := m.index(vs)
 	if s != "" {
-		out = append(out, Action{Kind: ActScript, VS: m.index(vs), Script: s})
+		out = append(out, Action{Kind: ActScript, VS: vi, Script: s})
 	}
-	return out
+	return append(out, Action{Kind: ActFifo, VS: vi, Msg: fmt.Sprintf("RS %s %s %s", rs.name, vs.name, state)})
 }
 
 func (m *Model) index(vs *vsState) int {
@@ -609,8 +617,8 @@ func (m *Model) quorumState(out []Action, vi int, add bool) []Action {
 	return out
 }
 
-// vsNotifies runs quorum_up or quorum_down and sends the virtual server
-// alert (do_vs_notifies).
+// vsNotifies runs quorum_up or quorum_down, writes the FIFO line
+// "VS [vs]:tcp:80 UP" and sends the virtual server alert (do_vs_notifies).
 func (m *Model) vsNotifies(out []Action, vi int, init bool, threshold, sum int) []Action {
 	vs := m.vss[vi]
 	s := vs.quorumDownScript
@@ -620,6 +628,7 @@ func (m *Model) vsNotifies(out []Action, vi int, init bool, threshold, sum int) 
 	if s != "" {
 		out = append(out, Action{Kind: ActScript, VS: vi, Script: s})
 	}
+	out = append(out, Action{Kind: ActFifo, VS: vi, Msg: fmt.Sprintf("VS %s %s", vs.name, ifs(vs.quorumUp, "UP", "DOWN"))})
 	if vs.alert && m.mail {
 		what := ifs(init, "Starting with quorum down", "Lost quorum")
 		state := "DOWN"

@@ -56,11 +56,11 @@ func step(t *testing.T, m *Model, s string) []Action {
 	return nil
 }
 
-// visible drops log lines.
+// visible drops log and FIFO lines.
 func visible(acts []Action) []string {
 	var out []string
 	for _, a := range acts {
-		if a.Kind != ActLog {
+		if a.Kind != ActLog && a.Kind != ActFifo {
 			out = append(out, a.String())
 		}
 	}
@@ -378,5 +378,34 @@ func TestModelIgnoresBadRefs(t *testing.T) {
 		if a := m.Result(r, checks.Result{}); a != nil {
 			t.Fatalf("%v: %v", r, a)
 		}
+	}
+}
+
+func fifoLines(acts []Action) []string {
+	var out []string
+	for _, a := range acts {
+		if a.Kind == ActFifo {
+			out = append(out, a.Msg)
+		}
+	}
+	return out
+}
+
+func TestModelFifoLines(t *testing.T) {
+	m, _ := NewModel(loadConf(t, twoServers))
+	if got, want := fifoLines(m.Start()), []string{"VS [192.0.2.1]:tcp:80 UP"}; !slices.Equal(got, want) {
+		t.Fatalf("Start: %q want %q", got, want)
+	}
+	if got, want := fifoLines(step(t, m, "0/0/0 down")), []string{"RS [192.0.2.21]:tcp:8080 [192.0.2.1]:tcp:80 DOWN"}; !slices.Equal(got, want) {
+		t.Fatalf("down: %q want %q", got, want)
+	}
+	if got, want := fifoLines(step(t, m, "0/1/0 down")), []string{"RS [192.0.2.22]:tcp:8080 [192.0.2.1]:tcp:80 DOWN", "VS [192.0.2.1]:tcp:80 DOWN"}; !slices.Equal(got, want) {
+		t.Fatalf("last server down: %q want %q", got, want)
+	}
+	if got, want := fifoLines(step(t, m, "0/1/1 down")), []string(nil); !slices.Equal(got, want) {
+		t.Fatalf("second checker: %q want %q", got, want)
+	}
+	if got, want := fifoLines(step(t, m, "0/0/0 up")), []string{"RS [192.0.2.21]:tcp:8080 [192.0.2.1]:tcp:80 UP", "VS [192.0.2.1]:tcp:80 UP"}; !slices.Equal(got, want) {
+		t.Fatalf("up: %q want %q", got, want)
 	}
 }
