@@ -255,16 +255,14 @@ func (s *Server) addr(dst netip.AddrPort) string {
 
 // dial connects to the server within timeout connect.
 func (s *Server) dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
-	d := net.Dialer{Timeout: s.be.Cfg.Timeouts.Connect}
+	// KeepAlive -1: no Go default keep-alive (option srvtcpka sets it).
+	d := net.Dialer{Timeout: s.be.Cfg.Timeouts.Connect, KeepAlive: -1}
 	c, err := d.DialContext(ctx, "tcp", s.addr(dst))
 	if err != nil {
 		return nil, err
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-		if s.be.Cfg.Options.ServerTCPKA || s.be.Cfg.Options.TCPKA {
-			tc.SetKeepAlive(true)
-		}
+	if tc, ok := c.(*net.TCPConn); ok && (s.be.Cfg.Options.ServerTCPKA || s.be.Cfg.Options.TCPKA) {
+		tc.SetKeepAlive(true)
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/netip"
+	"strings"
 
 	"hapair/parser/haproxy"
 	"hapair/proxy/acl"
@@ -48,12 +49,16 @@ func (c *cond) ok(t *txn) bool { return c == nil || c.c.Match(t.aclTxn()) }
 
 // expr is a compiled log-format string; a nil *expr is the empty string.
 type expr struct {
-	e *acl.Expr
+	lit string
+	e   *acl.Expr
 }
 
 func (e *expr) String(t *txn) string {
 	if e == nil {
 		return ""
+	}
+	if e.e == nil {
+		return e.lit
 	}
 	return e.e.Eval(t.aclTxn())
 }
@@ -69,7 +74,13 @@ func compileCond(c *haproxy.Cond, env *aclEnv) (*cond, error) {
 	return &cond{c: ac}, nil
 }
 
+// compileExpr compiles a log-format string. Without '%' it is a literal
+// kept byte for byte (HAProxy keeps backslashes there: "\1" back-references
+// of replace-* actions).
 func compileExpr(s string, env *aclEnv) (*expr, error) {
+	if !strings.Contains(s, "%") {
+		return &expr{lit: s}, nil
+	}
 	e, err := acl.CompileExpr(s, env)
 	if err != nil {
 		return nil, err

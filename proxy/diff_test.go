@@ -282,6 +282,8 @@ func TestSeedRoutingDifferential(t *testing.T) {
 func TestRulesDifferential(t *testing.T) {
 	b1 := echoHeadBackendNamed(t, "b1")
 	b2 := echoHeadBackendNamed(t, "b2")
+	errfile := filepath.Join(t.TempDir(), "503.http")
+	os.WriteFile(errfile, []byte("HTTP/1.0 503 Service Unavailable\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>Sorry</h1></body></html>\n"), 0o644)
 	cfg := func(bind string) string {
 		return `
 defaults
@@ -293,6 +295,12 @@ defaults
 frontend f
   bind ` + bind + `
   option forwardfor except 10.0.0.0/8
+  http-request replace-path /rp/(.*) /new/\1 if { path_beg /rp/ }
+  http-request set-query q=2 if { path /sq }
+  http-request set-path /setp if { path /sp }
+  http-request replace-header User-Agent (.*)bot(.*) \1BOT\2
+  http-request replace-value X-List ^a$ A
+  use_backend nosrv if { path /nosrv }
   monitor-uri /health
   http-request deny if { path /deny }
   http-request deny deny_status 404 if { path /deny404 }
@@ -312,8 +320,12 @@ frontend f
 backend b1
   http-request set-header X-Backend b1
   server s ` + b1 + `
+backend nosrv
+  errorfile 503 ` + errfile + `
+  server s ` + b1 + ` disabled
 backend b2
   option forwardfor header X-Real-IP
+  http-response replace-header X-Resp2 t(.)o T\1O
   http-response del-header X-Backend-Mixed
   server s ` + b2 + `
 `
@@ -335,6 +347,11 @@ backend b2
 		"GET /leg HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET /deny HTTP/1.0\r\nHost: x\r\n\r\n",
 		"GET /old HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET /rp/a/b?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /sq?a=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /sp?a=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: b2.example\r\nUser-Agent: googlebot/2\r\nX-List: a, b,a\r\n\r\n",
+		"GET /nosrv HTTP/1.1\r\nHost: x\r\n\r\n",
 	}
 	for _, r := range reqs {
 		want := roundTrip(t, hpAddr, r, 1200*time.Millisecond)

@@ -102,6 +102,10 @@ func Listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
 		network = "tcp"
 	}
 	lc := net.ListenConfig{
+		// No Go default TCP keep-alive on accepted connections (four
+		// setsockopt calls each): HAProxy enables it only with
+		// option clitcpka/tcpka.
+		KeepAlive: -1,
 		Control: func(_, _ string, c syscall.RawConn) error {
 			var serr error
 			err := c.Control(func(fd uintptr) {

@@ -255,6 +255,7 @@ func (s *session) handle(req *http1.Request, br *bufio.Reader, bw *bufio.Writer,
 		x.rec = s.newRecord(start)
 		x.rec.Tq = int(time.Since(start).Milliseconds())
 		x.rec.RequestLine = req.Method + " " + req.Target + " HTTP/1." + strconv.Itoa(req.Minor)
+		x.rec.ReqCaptures = captures(fe.Cfg.Captures, "request header", req.Header)
 	}
 	keep := x.run()
 	if x.rec != nil {
@@ -343,12 +344,8 @@ func (x *exchange) applyRequestRules(rs *ruleSet, pc *haproxy.Proxy) (done, keep
 			return true, x.reply(msg, 401, false)
 		case "redirect":
 			return true, x.redirect(a)
-		case "set-header":
-			x.req.Header.Set(r.Name, a.value.String(&x.t))
-		case "add-header":
-			x.req.Header.Add(r.Name, a.value.String(&x.t))
-		case "del-header":
-			x.req.Header.Del(r.Name)
+		default:
+			rewrite(a, &x.t, &x.req.Header, x.req)
 		}
 	}
 redirects:
@@ -448,7 +445,7 @@ func (x *exchange) errorReply(status int, pc *haproxy.Proxy) bool {
 	for _, p := range []*haproxy.Proxy{pc, x.beCfg(), x.s.fe.Cfg} {
 		if p != nil {
 			if f, ok := p.ErrorFiles[status]; ok {
-				msg = []byte(f)
+				msg = errorfileMessage(f)
 				break
 			}
 		}
@@ -747,12 +744,8 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 				continue
 			}
 			switch a.rule.Action {
-			case "set-header":
-				resp.Header.Set(a.rule.Name, a.value.String(&x.t))
-			case "add-header":
-				resp.Header.Add(a.rule.Name, a.value.String(&x.t))
-			case "del-header":
-				resp.Header.Del(a.rule.Name)
+			case "allow":
+				goto done
 			case "deny":
 				fe.Counters.Dresp.Add(1)
 				be.Counters.Dresp.Add(1)
@@ -760,9 +753,12 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 				abort()
 				x.setTerm(termProxy, phaseHeaders)
 				return x.errorReply(502, nil), false
+			default:
+				rewrite(a, &x.t, &resp.Header, nil)
 			}
 		}
 	}
+done:
 	upgrade := resp.Status == 101 && req.Upgrade
 	untilClose := !resp.Body.Chunked && resp.Body.Length < 0
 	cliKeep := !cliClose && !req.Close && !untilClose && !fe.p.Stopping() && !upgrade
@@ -779,6 +775,9 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 	fe.Counters.status(resp.Status)
 	be.Counters.status(resp.Status)
 	srv.Counters.status(resp.Status)
+	if x.rec != nil {
+		x.rec.ResCaptures = captures(fe.Cfg.Captures, "response header", resp.Header)
+	}
 	resp.WriteHead(x.bw, connHdr)
 	if srvTO > 0 && (resp.Body.Chunked || resp.Body.Length > int64(sc.br.Buffered())) {
 		// The body is still coming: timeout server counts from here.
@@ -858,4 +857,48 @@ func (x *exchange) tunnel(sc *serverConn) {
 	}
 	sc.close()
 	s.srvConn = nil
+}
+
+// captures returns the values of `capture request|response header`
+// lines of kind, truncated to their length, "" when absent.
+func captures(cs []haproxy.Capture, kind string, h http1.Header) []string {
+	var out []string
+	for _, c := range cs {
+		if c.Kind != kind {
+			continue
+		}
+		v := h.Get(c.Name)
+		if c.Len > 0 && len(v) > c.Len {
+			v = v[:c.Len]
+		}
+		out = append(out, strings.Clone(v))
+	}
+	return out
+}
+
+// errorfileMessage returns an errorfile's response as HAProxy 2.6 sends
+// it: it parses the file into its internal form and writes it back, so
+// the status line stays as written, header names are lower-cased and
+// Connection is dropped (measured).
+func errorfileMessage(f string) []byte {
+	head, body, ok := strings.Cut(f, "\r\n\r\n")
+	if !ok {
+		head, body, ok = strings.Cut(f, "\n\n")
+		if !ok {
+			return []byte(f)
+		}
+	}
+	lines := strings.Split(strings.ReplaceAll(head, "\r\n", "\n"), "\n")
+	var b strings.Builder
+	b.WriteString(lines[0] + "\r\n")
+	for _, l := range lines[1:] {
+		name, val, ok := strings.Cut(l, ":")
+		if !ok || strings.EqualFold(strings.TrimSpace(name), "connection") {
+			continue
+		}
+		b.WriteString(strings.ToLower(strings.TrimSpace(name)) + ": " + strings.TrimSpace(val) + "\r\n")
+	}
+	b.WriteString("\r\n")
+	b.WriteString(body)
+	return []byte(b.String())
 }

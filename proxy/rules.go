@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,7 @@ type action struct {
 	rule  *haproxy.Rule
 	cond  *cond
 	value *expr // set-header/add-header value, redirect target
+	re    *regexp.Regexp
 	body  []byte
 }
 
@@ -87,7 +89,12 @@ func compileActions(rules []*haproxy.Rule, env *aclEnv) ([]*action, error) {
 		}
 		a := &action{rule: r, cond: c}
 		switch r.Action {
-		case "set-header", "add-header":
+		case "replace-header", "replace-value", "replace-path", "replace-pathq", "replace-uri":
+			if a.re, err = regexp.Compile(r.Regex); err != nil {
+				return nil, fmt.Errorf("[%s:%d] %s %s: bad regex: %w", r.Pos.File, r.Pos.Line, r.Kind, r.Action, err)
+			}
+			fallthrough
+		case "set-path", "set-pathq", "set-uri", "set-query", "set-method", "set-header", "add-header":
 			if a.value, err = compileExpr(r.Value, env); err != nil {
 				return nil, fmt.Errorf("[%s:%d] %s %s: %w", r.Pos.File, r.Pos.Line, r.Kind, r.Action, err)
 			}
@@ -133,4 +140,115 @@ func returnResponse(r *haproxy.Rule) []byte {
 	b.WriteString("\r\n")
 	b.WriteString(r.Body)
 	return []byte(b.String())
+}
+
+// rewrite applies the header and URI rewriting actions shared by
+// http-request and (for headers) http-response. It reports whether the
+// action was one of them.
+func rewrite(a *action, t *txn, h *http1.Header, req *http1.Request) bool {
+	r := a.rule
+	switch r.Action {
+	case "set-header":
+		h.Set(r.Name, a.value.String(t))
+	case "add-header":
+		h.Add(r.Name, a.value.String(t))
+	case "del-header":
+		h.Del(r.Name)
+	case "replace-header", "replace-value":
+		repl := a.value.String(t)
+		for i, f := range *h {
+			if !strings.EqualFold(f.Name, r.Name) {
+				continue
+			}
+			if r.Action == "replace-header" {
+				if a.re.MatchString(f.Value) {
+					(*h)[i].Value = a.re.ReplaceAllString(f.Value, hapRepl(repl))
+				}
+				continue
+			}
+			// Each comma-separated value is rewritten in place; the
+			// separators and blanks around values are kept.
+			var b strings.Builder
+			v := f.Value
+			for {
+				item, rest, more := strings.Cut(v, ",")
+				lead := len(item) - len(strings.TrimLeft(item, " \t"))
+				core := strings.TrimSpace(item)
+				trail := len(item) - lead - len(core)
+				if trail < 0 {
+					trail = 0
+				}
+				b.WriteString(item[:lead])
+				if a.re.MatchString(core) {
+					core = a.re.ReplaceAllString(core, hapRepl(repl))
+				}
+				b.WriteString(core)
+				b.WriteString(item[len(item)-trail:])
+				if !more {
+					break
+				}
+				b.WriteByte(',')
+				v = rest
+			}
+			(*h)[i].Value = b.String()
+		}
+	case "set-method":
+		if req != nil {
+			req.Method = a.value.String(t)
+		}
+	case "set-path", "set-pathq", "set-uri", "set-query", "replace-path", "replace-pathq", "replace-uri":
+		if req == nil {
+			return true
+		}
+		path, query, hasQ := strings.Cut(req.Target, "?")
+		v := a.value.String(t)
+		switch r.Action {
+		case "set-path":
+			req.Target = v
+			if hasQ {
+				req.Target += "?" + query
+			}
+		case "set-pathq", "set-uri":
+			req.Target = v
+		case "set-query":
+			req.Target = path + "?" + v
+		case "replace-path":
+			if a.re.MatchString(path) {
+				path = a.re.ReplaceAllString(path, hapRepl(v))
+			}
+			req.Target = path
+			if hasQ {
+				req.Target += "?" + query
+			}
+		case "replace-pathq", "replace-uri":
+			if a.re.MatchString(req.Target) {
+				req.Target = a.re.ReplaceAllString(req.Target, hapRepl(v))
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// hapRepl turns HAProxy's \1 back-references into Go's ${1}.
+func hapRepl(s string) string {
+	if !strings.Contains(s, "\\") && !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
+			b.WriteString("${" + string(s[i+1]) + "}")
+			i++
+			continue
+		}
+		if c == '$' {
+			b.WriteString("$$")
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
