@@ -96,6 +96,12 @@ type incremental interface {
 	changed(b *Balancer, i int)
 }
 
+// releaser is implemented by algorithms whose order depends on when a
+// server's load last changed (leastconn).
+type releaser interface {
+	released(b *Balancer, i int)
+}
+
 // New builds the balancer of a backend from its `balance` and `hash-type`
 // settings and its servers in declaration order. Every server starts up.
 // allBackups is `option allbackups`.
@@ -195,6 +201,9 @@ func (b *Balancer) Pick(k Key, skip func(i int) bool) int {
 func (b *Balancer) Done(i int) {
 	if i >= 0 && i < len(b.conns) {
 		b.conns[i].n.Add(-1)
+		if r, ok := b.algo.(releaser); ok {
+			r.released(b, i)
+		}
 	}
 }
 

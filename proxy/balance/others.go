@@ -40,7 +40,8 @@ func (a *staticRR) pick(b *Balancer, v *view, k Key, skip func(int) bool) int {
 
 // leastConn is `balance leastconn` (lb_fwlc.c): the server with the fewest
 // in-flight picks relative to its weight, key (inflight+1)*4096/eweight (0
-// when idle), equal keys in the order they were last picked, which makes
+// when idle), equal keys in the order their key last changed (HAProxy
+// re-inserts a server in its tree at every pick and release), which makes
 // a round robin among equally loaded servers.
 type leastConn struct {
 	last []uint64 // per member: sequence of its last pick
@@ -75,6 +76,15 @@ func (a *leastConn) pick(b *Balancer, v *view, k Key, skip func(int) bool) int {
 		a.last[best] = a.seq
 	}
 	return best
+}
+
+// released re-queues member i behind the servers of equal load, as
+// HAProxy's fwlc_srv_reposition does when a connection ends.
+func (a *leastConn) released(b *Balancer, i int) {
+	b.mu.Lock()
+	a.seq++
+	a.last[i] = a.seq
+	b.mu.Unlock()
 }
 
 // first is `balance first`: the usable server with the lowest id that
