@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,9 @@ type Options struct {
 	// NewProbe builds the probe of a checker (nil: NewProbe). Tests use
 	// it to script results.
 	NewProbe func(vs *keepalived.VirtualServer, rs *keepalived.RealServer, c *keepalived.Checker) (checks.Checker, error)
+	// KeepOnStop leaves the IPVS table as it is when Run ends
+	// (keepalived's -I, --dont-release-ipvs).
+	KeepOnStop bool
 	// ScriptWait bounds how long Run waits at shutdown for the notify
 	// scripts it started (0: 5 s).
 	ScriptWait time.Duration
@@ -229,6 +233,11 @@ loop:
 	c.mu.Lock()
 	acts = c.model.Stop()
 	c.mu.Unlock()
+	if c.opts.KeepOnStop {
+		acts = slices.DeleteFunc(acts, func(a Action) bool {
+			return a.Kind == ActAddDest || a.Kind == ActUpdateDest || a.Kind == ActDelDest || a.Kind == ActDelService || a.Kind == ActLog
+		})
+	}
 	c.apply(acts)
 	c.waitScripts()
 	return nil

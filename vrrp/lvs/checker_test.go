@@ -463,3 +463,62 @@ virtual_server 192.0.2.1 80 {
 		t.Fatal("FIFO created by the checker left behind")
 	}
 }
+
+func TestSSLGetAndPingCheck(t *testing.T) {
+	var status atomic.Int32
+	status.Store(200)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(status.Load()))
+	}))
+	t.Cleanup(srv.Close)
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	conf := fmt.Sprintf(`
+virtual_server 192.0.2.1 443 {
+    delay_loop 0.2
+    real_server 127.0.0.1 %d {
+        SSL_GET {
+            url { path / status_code 200-299 }
+            connect_timeout 1
+            retry 0
+        }
+        PING_CHECK { connect_timeout 1 }
+    }
+}`, port)
+	f := newFake()
+	_, logs := run(t, conf, Options{IPVS: f, KeepOnStop: true})
+	svc, rs := "TCP 192.0.2.1:443", fmt.Sprintf("127.0.0.1:%d", port)
+	// A failing PING_CHECK would keep the server out: "back" below
+	// proves it passes against 127.0.0.1.
+	waitFor(t, "added", waitLong, func() bool { _, ok := f.Weight(svc, rs); return ok })
+	status.Store(500)
+	waitFor(t, "removed on 500 over TLS", waitLong, func() bool { _, ok := f.Weight(svc, rs); return !ok })
+	status.Store(204)
+	waitFor(t, "back", waitLong, func() bool { _, ok := f.Weight(svc, rs); return ok })
+	if n := logs.Count("ICMP CHECK on service"); n != 0 {
+		t.Fatalf("PING_CHECK to 127.0.0.1 failed:\n%s", strings.Join(logs.Lines(), "\n"))
+	}
+}
+
+func TestKeepOnStop(t *testing.T) {
+	ln := listen(t, "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	conf := fmt.Sprintf("virtual_server 192.0.2.1 80 {\n delay_loop 0.2\n real_server 127.0.0.1 %d { TCP_CHECK { } }\n}\n", port)
+	f := newFake()
+	c, err := New(loadConf(t, conf), Options{IPVS: f, KeepOnStop: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor(t, "started", waitLong, func() bool { return len(f.Calls()) == 2 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(waitLong):
+		t.Fatal("Run did not return")
+	}
+	if _, ok := f.Weight("TCP 192.0.2.1:80", fmt.Sprintf("127.0.0.1:%d", port)); !ok || len(f.Calls()) != 2 {
+		t.Fatalf("table changed at stop: %q", f.Calls())
+	}
+}
