@@ -2,9 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
 
 	"hapair/parser/keepalived"
+	"hapair/vrrp"
+	"hapair/vrrp/notify"
+	"hapair/vrrp/track"
 )
 
 // daemonOptions are the command-line settings the VRRP daemon needs.
@@ -15,7 +23,126 @@ type daemonOptions struct {
 	ConfigPath                      string
 }
 
-// runDaemon runs the VRRP instances of cfg until ctx ends.
+// logger writes keepalived's console log format ("Wed Nov 25 06:36:20
+// 2026: msg") when -l is given.
+type logger struct {
+	mu sync.Mutex
+	on bool
+}
+
+func (l *logger) log(msg string) {
+	if !l.on {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(os.Stdout, "%s: %s\n", time.Now().Format("Mon Jan _2 15:04:05.000 2006"), msg)
+}
+
+// runDaemon runs the VRRP instances of cfg until ctx ends: tracking
+// (vrrp/track) feeds the daemon's priority and fault hooks, state changes
+// go to notify scripts (vrrp/notify), SIGHUP reloads the configuration.
 func runDaemon(ctx context.Context, cfg *keepalived.Config, opts daemonOptions) error {
-	return errors.New("vrrp daemon not implemented yet")
+	lg := &logger{on: opts.LogConsole}
+	if opts.VRRPPidFile != "" {
+		// There is no separate VRRP child: this process is it.
+		if err := os.WriteFile(opts.VRRPPidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err == nil {
+			defer os.Remove(opts.VRRPPidFile)
+		}
+	}
+
+	ncfg := notify.FromKeepalived(cfg)
+	ncfg.Log = lg.log
+	n, err := notify.New(ncfg)
+	if err != nil {
+		lg.log(err.Error())
+	}
+	nctx, ncancel := context.WithCancel(context.Background())
+	ndone := make(chan struct{})
+	go func() { defer close(ndone); n.Run(nctx) }()
+	defer func() { ncancel(); <-ndone }()
+
+	states := map[vrrp.State]string{vrrp.Master: notify.Master, vrrp.Backup: notify.Backup, vrrp.Fault: notify.Fault, vrrp.Stop: notify.Stop}
+	d, err := vrrp.New(cfg, vrrp.Options{
+		Log: lg.log,
+		OnState: func(instance string, st vrrp.State, prio int) {
+			if s, ok := states[st]; ok {
+				n.StateChanged(notify.Instance, instance, s, prio)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	// Tracking runs under its own context so that a reload can restart it.
+	var tmu sync.Mutex
+	var tcancel context.CancelFunc
+	var twg sync.WaitGroup
+	startTrack := func(c *keepalived.Config) {
+		tcfg, warns := track.FromKeepalived(c)
+		for _, w := range warns {
+			lg.log(w)
+		}
+		apply := func(ch track.Change) {
+			d.SetTrackDelta(ch.Instance, "track", ch.Delta)
+			d.SetFault(ch.Instance, "track", ch.Fault || ch.Pending)
+		}
+		r := track.NewRunner(tcfg, apply)
+		r.Log = lg.log
+		for _, in := range tcfg.Instances {
+			if ch, ok := r.Current(in.Name); ok {
+				apply(ch)
+			}
+		}
+		tctx, cancel := context.WithCancel(ctx)
+		tmu.Lock()
+		tcancel = cancel
+		tmu.Unlock()
+		twg.Add(1)
+		go func() {
+			defer twg.Done()
+			if err := r.Run(tctx); err != nil && tctx.Err() == nil {
+				lg.log(err.Error())
+			}
+		}()
+	}
+	startTrack(cfg)
+	defer func() {
+		tmu.Lock()
+		tcancel()
+		tmu.Unlock()
+		twg.Wait()
+	}()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	runErr := make(chan error, 1)
+	go func() { runErr <- d.Run(ctx) }()
+	for {
+		select {
+		case err := <-runErr:
+			return err
+		case <-hup:
+			lg.log("Reloading")
+			nc, diags := keepalived.Load(opts.ConfigPath, keepalived.Options{ConfigID: opts.ConfigID})
+			for _, dg := range diags.List {
+				lg.log(dg.String())
+			}
+			if nc == nil {
+				lg.log("reload: configuration not loaded, keeping the running one")
+				continue
+			}
+			if err := d.Reload(nc); err != nil {
+				lg.log(err.Error())
+				continue
+			}
+			tmu.Lock()
+			tcancel()
+			tmu.Unlock()
+			twg.Wait()
+			startTrack(nc)
+		}
+	}
 }
