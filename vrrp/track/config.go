@@ -18,7 +18,11 @@ type Script struct {
 	Interval   time.Duration // default 1s
 	Timeout    time.Duration // 0: Interval
 	Rise, Fall int           // default 1, 1
-	InitFail   bool          // start failed instead of unknown
+	// InitFail is init_fail. keepalived 2.2.7 parses it but the script
+	// still starts in its INIT state (measured with a slow first run:
+	// no priority change, "Init state = INIT" in the data dump), so the
+	// Runner ignores it too.
+	InitFail   bool
 	Credential *syscall.Credential
 }
 
@@ -46,8 +50,11 @@ type Config struct {
 // track_script (weight and reverse from the entry or else from the
 // vrrp_script) and track_file; the track_script entries of its
 // vrrp_sync_group with weight 0. Weighted trackers of an address owner
-// (priority 255) or of a sync group member are dropped, and scripts the
-// parser disabled (missing program, insecure) are not run.
+// (priority 255) are dropped; so are weighted scripts and files of a sync
+// group member, whose weighted interfaces are tracked with weight 0
+// instead (messages as keepalived 2.2.7 logs them). Scripts the parser
+// disabled (missing program, insecure) or that CheckScript refuses are
+// not run.
 func FromKeepalived(c *keepalived.Config) (Config, []string) {
 	var cfg Config
 	var warns []string
@@ -66,20 +73,7 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 	for _, in := range c.Instances {
 		inst := Instance{Name: in.Name, Priority: in.Priority}
 		g := group[in.Name]
-		dropWeighted := func(kind, name string, w int) bool {
-			if w == 0 {
-				return false
-			}
-			switch {
-			case in.Priority >= 255:
-				warn("(%s) ignoring tracked %s %s with weights due to address_owner", in.Name, kind, name)
-				return true
-			case g != nil:
-				warn("(%s) ignoring tracked %s %s with weights due to SYNC group", in.Name, kind, name)
-				return true
-			}
-			return false
-		}
+		owner := in.Priority >= 255
 		if in.Interface != "" && !in.DontTrackPrimary {
 			inst.Trackers = append(inst.Trackers, Tracker{Kind: KindInterface, Name: in.Interface})
 		}
@@ -87,10 +81,16 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 			if ti.Name == in.Interface && !in.DontTrackPrimary && ti.Weight == 0 && !ti.Reverse {
 				continue // already tracked as the primary interface
 			}
-			if dropWeighted("interface", ti.Name, ti.Weight) {
+			w := ti.Weight
+			if w != 0 && owner {
+				warn("(%s) ignoring %s tracked interface due to address owner", in.Name, ti.Name)
 				continue
 			}
-			inst.Trackers = append(inst.Trackers, Tracker{Kind: KindInterface, Name: ti.Name, Weight: ti.Weight, Reverse: ti.Reverse})
+			if w != 0 && g != nil {
+				warn("(%s) ignoring %s tracked interface weight due to SYNC group", in.Name, ti.Name)
+				w = 0 // still tracked: down means FAULT
+			}
+			inst.Trackers = append(inst.Trackers, Tracker{Kind: KindInterface, Name: ti.Name, Weight: w, Reverse: ti.Reverse})
 		}
 		scripts := in.TrackScripts
 		if g != nil {
@@ -108,7 +108,12 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 			if ts.HasWeight {
 				w = ts.Weight
 			}
-			if dropWeighted("script", ts.Name, w) {
+			if w != 0 && (owner || g != nil) {
+				why := "address_owner"
+				if !owner {
+					why = "SYNC group"
+				}
+				warn("(%s) ignoring tracked script %s with weights due to %s", in.Name, ts.Name, why)
 				continue
 			}
 			usedScripts[sc.Name] = true
@@ -124,7 +129,12 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 			if tf.HasWeight {
 				w = tf.Weight
 			}
-			if dropWeighted("file", tf.Name, w) {
+			if w != 0 && (owner || g != nil) {
+				why := "address_owner"
+				if !owner {
+					why = "SYNC group"
+				}
+				warn("(%s) ignoring tracked file %s with weight %d due to %s", in.Name, tf.Name, w, why)
 				continue
 			}
 			usedFiles[f.Name] = true

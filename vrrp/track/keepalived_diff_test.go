@@ -208,3 +208,95 @@ track_file tf {
 	st.Set(KindFile, "tf", Status{Known: true, Value: 0})
 	check("file 0")
 }
+
+// TestInitFailMatchesKeepalived: keepalived 2.2.7 does not apply
+// init_fail: a weighted script with a slow first run lowers nothing
+// before its first result, with or without init_fail (no priority change
+// logged when that first run succeeds), and neither do we.
+func TestInitFailMatchesKeepalived(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	text := `global_defs {
+  enable_script_security
+  script_user root
+}
+vrrp_script slow_init {
+  script "/bin/sleep 1"
+  interval 5
+  timeout 4
+  weight -50
+  init_fail
+}
+vrrp_script slow {
+  script "/bin/sleep 1"
+  interval 5
+  timeout 4
+  weight -50
+}
+vrrp_instance VI_INIT {
+  state BACKUP
+  interface e0
+  virtual_router_id 1
+  priority 100
+  virtual_ipaddress {
+    192.0.2.100
+  }
+  track_script {
+    slow_init
+  }
+}
+vrrp_instance VI_NOINIT {
+  state BACKUP
+  interface e0
+  virtual_router_id 2
+  priority 100
+  virtual_ipaddress {
+    192.0.2.101
+  }
+  track_script {
+    slow
+  }
+}
+`
+	conf := filepath.Join(dir, "keepalived.conf")
+	os.WriteFile(conf, []byte(text), 0o644)
+	ns := netns.New(t, "trki")
+	ns.Run("ip", "link", "add", "e0", "type", "veth", "peer", "name", "e1")
+	ns.Run("ip", "link", "set", "e0", "up")
+	ns.Run("ip", "link", "set", "e1", "up")
+	ns.Run("ip", "addr", "add", "192.0.2.10/24", "dev", "e0")
+
+	cfg, _ := FromKeepalived(writeConf(t, text))
+	r := NewRunner(cfg, nil)
+	for _, name := range []string{"VI_INIT", "VI_NOINIT"} {
+		if c, _ := r.Current(name); c.Priority != 100 {
+			t.Errorf("ours: %s starts at %d, want 100", name, c.Priority)
+		}
+	}
+	k := startKeepalived(t, ns, dir, conf, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	n := 0
+	for n < 2 && time.Now().Before(deadline) {
+		n = 0
+		k.mu.Lock()
+		for _, l := range k.lines {
+			if strings.Contains(l, "VRRP_Script(slow") && strings.HasSuffix(l, "succeeded") {
+				n++
+			}
+		}
+		k.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n < 2 {
+		t.Fatal("keepalived's scripts did not both succeed")
+	}
+	time.Sleep(200 * time.Millisecond) // a priority change is logged right after "succeeded"
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, l := range k.lines {
+		if strings.Contains(l, "Changing effective priority") {
+			t.Errorf("keepalived changed a priority: %s", l)
+		}
+	}
+}

@@ -45,12 +45,10 @@ type Runner struct {
 // one goroutine, for every change of an instance's Change; it must not
 // block for long (forward to the instance's goroutine).
 func NewRunner(cfg Config, onChange func(Change)) *Runner {
-	initial := map[Kind]map[string]Status{KindScript: {}, KindFile: {}}
-	for _, s := range cfg.Scripts {
-		if s.InitFail {
-			initial[KindScript][s.Name] = Status{Known: true, OK: false}
-		}
-	}
+	// init_fail is not applied: keepalived 2.2.7 keeps such a script in
+	// its INIT state like any other until the first result (measured:
+	// same effective priority, same silent FAULT for weight 0).
+	initial := map[Kind]map[string]Status{KindFile: {}}
 	for _, f := range cfg.Files {
 		initFile(f)
 		initial[KindFile][f.Name] = Status{Known: true, Value: readTrackFile(f.Path)}

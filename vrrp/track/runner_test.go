@@ -122,8 +122,8 @@ func TestRunnerScriptTimeoutAndInitFail(t *testing.T) {
 		default:
 		}
 	}
-	if c, _ := r.Current("VI_1"); c.Priority != 50 {
-		t.Fatalf("init_fail: %+v, want priority 50 before any run", c)
+	if c, _ := r.Current("VI_1"); c.Priority != 100 {
+		t.Fatalf("init_fail: %+v, want priority 100 before any run (keepalived ignores init_fail)", c)
 	}
 	start(t, r)
 	select {

@@ -19,8 +19,9 @@
 //   - Weight 0 means no priority change: a failed object (an OK one with
 //     reverse) puts the instance in FAULT.
 //   - A script with no result yet contributes nothing; a weight-0 script
-//     with no result keeps the instance waiting (Pending). init_fail
-//     makes the script start failed.
+//     with no result keeps the instance out of service (Pending:
+//     keepalived shows it in FAULT in its data dump, without a log line
+//     or a notification). init_fail changes neither (measured).
 //   - track_file: the file holds an integer v; with weight w the
 //     contribution is v*w*m, capped at 253; a result <= -254 is FAULT.
 //     With weight 0, a non-zero value is FAULT (a zero one with reverse).
@@ -134,7 +135,9 @@ type Change struct {
 	// <= -254) fails: keepalived puts the instance in FAULT.
 	Fault bool
 	// Pending is set while a weight-0 script has not returned its first
-	// result: keepalived keeps the instance from starting until then.
+	// result: keepalived keeps the instance in FAULT until then, but
+	// silently (no log line, no notify): the daemon should hold the
+	// instance down without announcing FAULT.
 	Pending bool
 	// Reason names the objects that cause Fault, for the log
 	// ("script chk", "interface eth1", "file f1").
@@ -173,8 +176,8 @@ type State struct {
 
 // NewState returns the state for insts. initial holds the statuses
 // known at start; an object missing from it starts as keepalived assumes
-// before its first observation: a script unknown (a script with
-// init_fail is passed as known and failed), an interface up, a file 0.
+// before its first observation: a script unknown, an interface up, a
+// file 0.
 func NewState(insts []Instance, initial map[Kind]map[string]Status) *State {
 	s := &State{insts: insts, status: map[key]Status{}, last: map[string]Change{}}
 	for k, m := range initial {

@@ -155,6 +155,12 @@ vrrp_instance VI_OWN {
     chk weight 5
     zero
   }
+  track_interface {
+    eth1 weight 5
+  }
+  track_file {
+    f1 weight 0
+  }
 }
 vrrp_instance VI_S {
   interface eth0
@@ -162,6 +168,12 @@ vrrp_instance VI_S {
   virtual_router_id 3
   track_script {
     chk
+  }
+  track_interface {
+    eth1 weight 5
+  }
+  track_file {
+    f1
   }
 }
 vrrp_sync_group G {
@@ -185,8 +197,10 @@ vrrp_sync_group G {
 		{Name: "VI_OWN", Priority: 255, Trackers: []Tracker{
 			{Kind: KindInterface, Name: "eth0"},
 			{Kind: KindScript, Name: "zero"},
+			{Kind: KindFile, Name: "f1"},
 		}},
 		{Name: "VI_S", Priority: 100, Trackers: []Tracker{
+			{Kind: KindInterface, Name: "eth1"},
 			{Kind: KindScript, Name: "zero"},
 		}},
 	}
@@ -194,8 +208,11 @@ vrrp_sync_group G {
 		t.Errorf("instances:\n got %+v\nwant %+v", cfg.Instances, wantInst)
 	}
 	wantWarn := []string{
+		"(VI_OWN) ignoring eth1 tracked interface due to address owner",
 		"(VI_OWN) ignoring tracked script chk with weights due to address_owner",
+		"(VI_S) ignoring eth1 tracked interface weight due to SYNC group",
 		"(VI_S) ignoring tracked script chk with weights due to SYNC group",
+		"(VI_S) ignoring tracked file f1 with weight 3 due to SYNC group",
 		"Warning - script unused is not used",
 	}
 	if !reflect.DeepEqual(warns, wantWarn) {
