@@ -45,13 +45,16 @@ const (
 
 // States keepalived reports (always upper case), and the FIFO-only events.
 const (
-	Master            = "MASTER"
-	Backup            = "BACKUP"
-	Fault             = "FAULT"
-	Stop              = "STOP"
-	MasterRxLowerPri  = "MASTER_RX_LOWER_PRI"
-	MasterPriority    = "MASTER_PRIORITY"
-	BackupPriority    = "BACKUP_PRIORITY"
+	Master           = "MASTER"
+	Backup           = "BACKUP"
+	Fault            = "FAULT"
+	Stop             = "STOP"
+	MasterRxLowerPri = "MASTER_RX_LOWER_PRI"
+	MasterPriority   = "MASTER_PRIORITY"
+	BackupPriority   = "BACKUP_PRIORITY"
+)
+
+const (
 	defaultTimeout    = 60 * time.Second
 	defaultStopWait   = 2 * time.Second
 	defaultKillGrace  = 2 * time.Second
