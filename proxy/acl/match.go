@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -25,10 +26,11 @@ const (
 	mIP
 	mBool
 	mFound
+	mBin // hexadecimal patterns compared as bytes
 )
 
 var matchKinds = map[string]matchKind{
-	"str": mStr, "bin": mStr, "beg": mBeg, "end": mEnd, "sub": mSub, "reg": mReg, "dom": mDom,
+	"str": mStr, "bin": mBin, "beg": mBeg, "end": mEnd, "sub": mSub, "reg": mReg, "dom": mDom,
 	"dir": mDir, "len": mLen, "int": mInt, "ip": mIP, "bool": mBool, "found": mFound,
 }
 
@@ -85,6 +87,15 @@ func compilePatterns(kind matchKind, icase, noDNS bool, pats []string) (*pattern
 		}
 	case mBeg, mEnd, mSub:
 		p.strs = pats
+	case mBin:
+		for _, s := range pats {
+			b, err := hex.DecodeString(s)
+			if err != nil {
+				return nil, fmt.Errorf("'%s' is not a valid hexadecimal binary string", s)
+			}
+			p.strs = append(p.strs, string(b))
+		}
+		p.kind = mStr
 	case mDom, mDir:
 		delims := "/?.:"
 		if kind == mDir {

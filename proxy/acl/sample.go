@@ -126,7 +126,14 @@ const (
 	fVar                          // var(name[,default])
 	fNbSrv                        // nbsrv([backend]) through Env.NbSrv
 	fSrvIsUp                      // srv_is_up(backend/server) through Env.ServerUp
-	fNone                         // a fetch goproxy cannot answer here (ssl, counters): no sample
+	fSSLSNI                       // req.ssl_sni
+	fSSLHello                     // req.ssl_hello_type
+	fSSLVer                       // req.ssl_ver
+	fSSLALPN                      // req.ssl_alpn
+	fPayload                      // req.payload(off,len)
+	fSSLFc                        // ssl_fc
+	fSSLFcSNI                     // ssl_fc_sni
+	fNone                         // a fetch goproxy cannot answer here (counters, certificates): no sample
 )
 
 // fetch is a compiled sample fetch.
@@ -174,7 +181,12 @@ var fetchDefs = map[string]fetchDef{
 	"str": {fConst, false}, "int": {fConst, false}, "bool": {fConst, false}, "ipv4": {fConst, false},
 	"ipv6": {fConst, false}, "env": {fConst, false}, "hostname": {fConst, false}, "pid": {fConst, false},
 	"nbproc": {fConst, false}, "thread": {fConst, false}, "proc": {fConst, false}, "stopping": {fConst, false},
-	"ssl_fc": {fConst, false}, "ssl_c_used": {fConst, false}, "ssl_fc_has_crt": {fConst, false},
+	"req.ssl_sni": {fSSLSNI, false}, "req_ssl_sni": {fSSLSNI, false},
+	"req.ssl_hello_type": {fSSLHello, false}, "req_ssl_hello_type": {fSSLHello, false},
+	"req.ssl_ver": {fSSLVer, false}, "req_ssl_ver": {fSSLVer, false}, "req.ssl_alpn": {fSSLALPN, false},
+	"req.payload": {fPayload, false}, "payload": {fPayload, false},
+	"ssl_fc": {fSSLFc, false}, "ssl_fc_sni": {fSSLFcSNI, false}, "ssl_sni": {fSSLFcSNI, false},
+	"ssl_c_used": {fConst, false}, "ssl_fc_has_crt": {fConst, false},
 	"http_first_req": {fConst, false},
 	"fe_name":        {fFeName, false}, "be_name": {fBeName, false},
 	"date": {fNow, false}, "now": {fNow, false}, "rand": {fRand, false},
@@ -251,6 +263,16 @@ func compileFetch(name string, args []string, inACL bool, env *Env) (*fetch, err
 			return nil, fmt.Errorf("fetch method '%s': %w", name, err)
 		}
 		f.ul = ul
+	case fPayload:
+		if len(args) != 2 {
+			return nil, fmt.Errorf("fetch method '%s' expects an offset and a length", name)
+		}
+		off, err1 := strconv.Atoi(args[0])
+		n, err2 := strconv.Atoi(args[1])
+		if err1 != nil || err2 != nil || off < 0 || n < 0 {
+			return nil, fmt.Errorf("fetch method '%s': invalid offset or length", name)
+		}
+		f.occ, f.rnd = off, int64(n)
 	case fVar:
 		if len(args) == 0 {
 			return nil, fmt.Errorf("fetch method 'var' expects a variable name")
@@ -300,7 +322,7 @@ func constFetch(name string, args []string) (sample, error) {
 	switch name {
 	case "always_true", "wait_end":
 		return sample{typ: tBool, i: 1}, nil
-	case "always_false", "ssl_fc", "ssl_c_used", "ssl_fc_has_crt", "stopping":
+	case "always_false", "ssl_c_used", "ssl_fc_has_crt", "stopping":
 		return sample{typ: tBool}, nil
 	case "http_first_req":
 		return sample{typ: tBool, i: 1}, nil
@@ -404,6 +426,12 @@ func (f *fetch) next(t *Txn, c cursor) (sample, cursor, bool) {
 			return sample{typ: tInt, i: n}, c, true
 		}
 		return sample{typ: tStr, s: v}, c, true
+	case fSSLALPN:
+		h, ok := parseClientHello(t.Payload)
+		if !ok || c.a >= len(h.alpn) {
+			return sample{}, done, false
+		}
+		return sample{typ: tStr, s: h.alpn[c.a]}, cursor{c.a + 1, 0}, true
 	case fAuthGroup:
 		u := f.ul.check(t.Header)
 		if u == nil || c.a >= len(u.groups) {
@@ -508,6 +536,9 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 		return sample{typ: tInt, i: int64(rand.Uint32())}, true
 	case fReqLen:
 		if !t.HTTP {
+			if t.Payload != nil {
+				return sample{typ: tInt, i: int64(len(t.Payload))}, true
+			}
 			return sample{typ: tInt, i: int64(t.ReqLen)}, true
 		}
 		// HAProxy counts the buffered request, head included (verified:
@@ -517,6 +548,31 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 			n += len(h.Name) + len(h.Value) + 4
 		}
 		return sample{typ: tInt, i: int64(n)}, true
+	case fSSLSNI, fSSLHello, fSSLVer:
+		h, ok := parseClientHello(t.Payload)
+		if !ok {
+			return sample{}, false
+		}
+		switch f.kind {
+		case fSSLSNI:
+			return sample{typ: tStr, s: h.sni}, h.sni != ""
+		case fSSLHello:
+			return sample{typ: tInt, i: 1}, true
+		}
+		return sample{typ: tInt, i: int64(h.version>>8)<<16 | int64(h.version&0xff)}, true
+	case fPayload:
+		off, n := f.occ, int(f.rnd)
+		if n == 0 {
+			n = len(t.Payload) - off
+		}
+		if off+n > len(t.Payload) || n < 0 {
+			return sample{}, false
+		}
+		return sample{typ: tStr, s: string(t.Payload[off : off+n])}, true
+	case fSSLFc:
+		return sample{typ: tBool, i: b2i(t.TLS)}, true
+	case fSSLFcSNI:
+		return sample{typ: tStr, s: t.SNI}, t.TLS && t.SNI != ""
 	case fVar:
 		if v, ok := t.Vars[f.name]; ok {
 			return sample{typ: tStr, s: v}, true

@@ -23,8 +23,17 @@ type Txn struct {
 	// "req.x", "sess.y"), set by http-request set-var; var() reads them.
 	Vars map[string]string
 	// ReqLen is the number of request bytes buffered so far in TCP mode
-	// (req.len, REQ_CONTENT); in HTTP mode the request head counts.
+	// (req.len, REQ_CONTENT) when Payload is not given; in HTTP mode the
+	// request head counts.
 	ReqLen int
+	// Payload is the start of the request as buffered in TCP mode
+	// (tcp-request content with inspect-delay): req.payload, req.len and
+	// the TLS ClientHello fetches (req.ssl_sni, req.ssl_hello_type,
+	// req.ssl_ver, req.ssl_alpn) read it.
+	Payload []byte
+	// TLS and SNI describe a TLS front connection (ssl_fc, ssl_fc_sni).
+	TLS bool
+	SNI string
 }
 
 // Env is what compiling needs from the rest of the configuration.
