@@ -286,3 +286,44 @@ func TestHooksAndVars(t *testing.T) {
 		t.Errorf("nbsrv without hook: %v %q", err, e.Eval(tx))
 	}
 }
+
+// TestConcurrentMatch runs compiled conditions and expressions from many
+// goroutines (run with -race): compiled state is read-only apart from the
+// userlist cache.
+func TestConcurrentMatch(t *testing.T) {
+	var conds []*Cond
+	var reqs []condReq
+	for _, c := range condCases {
+		cond := compileCase(t, c)
+		for _, r := range c.reqs {
+			conds = append(conds, cond)
+			reqs = append(reqs, r)
+		}
+	}
+	e, err := CompileExpr("%[req.hdr(host),lower,map(/maps/hosts.map,be_default)]", memEnv("/maps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	for g := range 8 {
+		go func() {
+			for n := range 200 {
+				k := (n + g*31) % len(conds)
+				if got := conds[k].Match(reqs[k].r.txn(80)); got != reqs[k].want {
+					done <- fmt.Sprintf("%v: %v", reqs[k].r, got)
+					return
+				}
+				if got := e.Eval(host("test.com").txn(80)); got != "be_test" {
+					done <- "map: " + got
+					return
+				}
+			}
+			done <- ""
+		}()
+	}
+	for range 8 {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+}

@@ -221,6 +221,9 @@ var condCases = []condCase{
 	{"path of OPTIONS * is absent", []string{"p path -m found"}, "if p || { url * }", []condReq{
 		{req{method: "OPTIONS", target: "*", minor: 1, hdrs: []string{"Host: x"}}, true},
 	}},
+	{"path of CONNECT is absent", []string{"p path -m found"}, "if p", []condReq{
+		{req{method: "CONNECT", target: "h.example:443", minor: 1, hdrs: []string{"Host: h.example:443"}}, false},
+	}},
 	{"path of OPTIONS * is absent 2", []string{"p path -m found"}, "if p", []condReq{
 		{req{method: "OPTIONS", target: "*", minor: 1, hdrs: []string{"Host: x"}}, false},
 	}},

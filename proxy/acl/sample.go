@@ -724,20 +724,21 @@ func pathQOf(u string) (string, bool) {
 	if u == "*" {
 		return "", false // HAProxy has no path for "OPTIONS *" (verified)
 	}
-	if u[0] != '/' {
-		if i := strings.Index(u, "://"); i >= 0 {
-			rest := u[i+3:]
-			j := strings.IndexAny(rest, "/?")
-			if j < 0 {
-				return "", false
-			}
-			if rest[j] == '?' {
-				return "", false
-			}
-			return rest[j:], true
-		}
+	if u[0] == '/' {
+		return u, true
 	}
-	return u, true
+	// Absolute form: the path follows the authority; authority form
+	// (CONNECT host:port) has none.
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return "", false
+	}
+	rest := u[i+3:]
+	j := strings.IndexAny(rest, "/?")
+	if j < 0 || rest[j] == '?' {
+		return "", false
+	}
+	return rest[j:], true
 }
 
 // queryOf returns the text after the first '?'.
