@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"math/rand/v2"
 	"os/exec"
 	"slices"
 	"strings"
@@ -37,6 +38,9 @@ type Options struct {
 	// NewProbe builds the probe of a checker (nil: NewProbe). Tests use
 	// it to script results.
 	NewProbe func(vs *keepalived.VirtualServer, rs *keepalived.RealServer, c *keepalived.Checker) (checks.Checker, error)
+	// Rand returns a number in [0,1) that places each checker's first
+	// run within its warmup (nil: math/rand).
+	Rand func() float64
 	// KeepOnStop leaves the IPVS table as it is when Run ends
 	// (keepalived's -I, --dont-release-ipvs).
 	KeepOnStop bool
@@ -92,6 +96,9 @@ func New(cfg *keepalived.Config, opts Options) (*Checker, error) {
 	}
 	if opts.NewProbe == nil {
 		opts.NewProbe = NewProbe
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Float64
 	}
 	if opts.ScriptWait <= 0 {
 		opts.ScriptWait = 5 * time.Second
@@ -199,7 +206,8 @@ func (c *Checker) Run(ctx context.Context) error {
 			}
 			return r
 		})
-		m := checks.NewMonitor(p.name, wrapped, MonitorConfig(p.timing, p.alpha), events)
+		c.opts.Logf("Activating healthchecker for service %s for VS %s", p.target, VSName(p.vs))
+		m := checks.NewMonitor(p.name, wrapped, MonitorConfig(p.timing, p.alpha, c.opts.Rand()), events)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

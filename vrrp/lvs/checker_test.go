@@ -333,7 +333,11 @@ func TestShutdownKillsMiscCheck(t *testing.T) {
 virtual_server 192.0.2.1 80 {
     delay_loop 5
     real_server 192.0.2.21 80 {
-        MISC_CHECK { misc_path "%s" misc_timeout 20 }
+        MISC_CHECK {
+            misc_path "%s"
+            misc_timeout 20
+            warmup 0
+        }
     }
 }`, check)
 	f := newFake()

@@ -26,7 +26,10 @@ virtual_server 192.0.2.1 80 {
     }
     real_server 192.0.2.22 80 {
         weight 2
-        MISC_CHECK { misc_path /x misc_dynamic }
+        MISC_CHECK {
+            misc_path /x
+            misc_dynamic
+        }
     }
     real_server 192.0.2.23 80 {
         weight 1
@@ -45,6 +48,9 @@ func drive(t *testing.T, events []byte) {
 		t.Fatal(err)
 	}
 	m := c.model
+	if !m.vss[0].rss[1].checks[0].dynamic || !m.vss[0].rss[2].checks[0].alpha || !m.vss[0].rss[0].inhibit {
+		t.Fatal("invariantConf did not parse as intended")
+	}
 	c.apply(m.Start())
 	check := func(step string) {
 		t.Helper()

@@ -63,10 +63,14 @@ func Probes(rs *keepalived.RealServer) (probes []*keepalived.Checker, skipped []
 type Timing struct {
 	DelayLoop, DelayBeforeRetry, Timeout time.Duration
 	Retry                                int
+	// Warmup is the upper bound of the random delay before the first
+	// check (keepalived's warmup, by default delay_loop; 0 disables it).
+	Warmup time.Duration
 }
 
 // TimingOf applies keepalived's defaults: delay_before_retry 1 s (3 s for
-// HTTP_GET and SSL_GET), connect_timeout 5 s, misc_timeout = delay_loop.
+// HTTP_GET and SSL_GET), connect_timeout 5 s, misc_timeout = delay_loop,
+// warmup = delay_loop.
 func TimingOf(vs *keepalived.VirtualServer, c *keepalived.Checker) Timing {
 	t := Timing{DelayLoop: vs.DelayLoop, DelayBeforeRetry: c.DelayBeforeRetry, Retry: max(c.Retry, 0), Timeout: c.ConnectTimeout}
 	if d, err := seconds(c.Options["delay_loop"]); err == nil && d > 0 {
@@ -74,6 +78,10 @@ func TimingOf(vs *keepalived.VirtualServer, c *keepalived.Checker) Timing {
 	}
 	if t.DelayLoop <= 0 {
 		t.DelayLoop = 60 * time.Second
+	}
+	t.Warmup = t.DelayLoop
+	if d, err := seconds(c.Options["warmup"]); err == nil && d >= 0 {
+		t.Warmup = d
 	}
 	if t.DelayBeforeRetry <= 0 {
 		t.DelayBeforeRetry = time.Second
@@ -107,14 +115,15 @@ func seconds(s string) (time.Duration, error) {
 // run every delay_loop. A non-alpha checker starts up but, like
 // keepalived ("For non alpha mode, one failure is enough initially"), its
 // first failure marks it down at once (StartUp with rise 1); an alpha
-// checker starts down.
-func MonitorConfig(t Timing, alpha bool) checks.Config {
+// checker starts down. rnd in [0,1) places the first check within warmup.
+func MonitorConfig(t Timing, alpha bool, rnd float64) checks.Config {
 	start := checks.StartUp
 	if alpha {
 		start = checks.StartDown
 	}
 	return checks.Config{
 		Rise: 1, Fall: t.Retry + 1, Start: start, Timeout: t.Timeout,
+		Delay:     time.Duration(rnd * float64(t.Warmup)),
 		Intervals: checks.Intervals{Inter: t.DelayLoop, FastInter: t.DelayBeforeRetry, DownInter: t.DelayLoop},
 	}
 }

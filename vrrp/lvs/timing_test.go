@@ -56,6 +56,7 @@ virtual_server 192.0.2.1 80 {
         TCP_CHECK {
             retry 2
             delay_before_retry 1
+            warmup 0
         }
     }
 }`
@@ -63,7 +64,11 @@ virtual_server 192.0.2.1 80 {
 // runBubble runs a Checker with a scripted probe inside a synctest
 // bubble for d of fake time, calling at(t) hooks on the way.
 func runBubble(t *testing.T, p *scripted, f *fakeIPVS, conf string, steps func()) {
-	c, err := New(loadConf(t, conf), Options{IPVS: f, Logf: t.Logf,
+	runBubbleRand(t, p, f, conf, nil, steps)
+}
+
+func runBubbleRand(t *testing.T, p *scripted, f *fakeIPVS, conf string, rnd func() float64, steps func()) {
+	c, err := New(loadConf(t, conf), Options{IPVS: f, Logf: t.Logf, Rand: rnd,
 		NewProbe: func(*keepalived.VirtualServer, *keepalived.RealServer, *keepalived.Checker) (checks.Checker, error) {
 			return p, nil
 		}})
@@ -140,7 +145,12 @@ func TestAlphaStartsDown(t *testing.T) {
 virtual_server 192.0.2.1 80 {
     delay_loop 5
     alpha
-    real_server 192.0.2.21 80 { TCP_CHECK { retry 2 } }
+    real_server 192.0.2.21 80 {
+        TCP_CHECK {
+            retry 2
+            warmup 0
+        }
+    }
 }`
 		runBubble(t, p, f, conf, func() {
 			time.Sleep(7 * time.Second)
@@ -152,4 +162,25 @@ virtual_server 192.0.2.1 80 {
 			t.Fatalf("added at %v, want [10]\n%v", got, f.Calls())
 		}
 	})
+}
+
+// TestWarmup: the first check runs at a random point within warmup, which
+// defaults to delay_loop.
+func TestWarmup(t *testing.T) {
+	for _, c := range []struct {
+		conf string
+		want []float64
+	}{
+		{"virtual_server 192.0.2.1 80 {\n delay_loop 4\n real_server 192.0.2.21 80 { TCP_CHECK { } }\n}", []float64{1, 5, 9}},
+		{"virtual_server 192.0.2.1 80 {\n delay_loop 4\n real_server 192.0.2.21 80 { TCP_CHECK { warmup 2 } }\n}", []float64{0.5, 4.5, 8.5}},
+		{"virtual_server 192.0.2.1 80 {\n delay_loop 4\n real_server 192.0.2.21 80 { TCP_CHECK { warmup 0 } }\n}", []float64{0, 4, 8}},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			p := &scripted{start: time.Now()}
+			runBubbleRand(t, p, newFake(), c.conf, func() float64 { return 0.25 }, func() { time.Sleep(10 * time.Second) })
+			if got := p.Runs(); !slices.Equal(got, c.want) {
+				t.Fatalf("checks ran at %v, want %v", got, c.want)
+			}
+		})
+	}
 }
