@@ -40,6 +40,7 @@ type Server struct {
 	Index    int
 	Counters Counters
 	up       atomic.Bool
+	direct   atomic.Int64 // in-flight picks made outside the balancer (use-server)
 
 	poolMu sync.Mutex
 	idle   []*serverConn
@@ -139,9 +140,29 @@ var (
 // maxconn, as HAProxy's backend queue. It returns the server with one
 // in-flight slot taken (release with done) and the time spent queued.
 func (be *Backend) pick(ctx context.Context, k balance.Key, avoid *Server) (*Server, time.Duration, error) {
+	return be.pickFrom(ctx, k, avoid, nil)
+}
+
+// pickFrom is pick with an optional forced server (use-server): when it
+// is up it is the only candidate, else the balancer chooses.
+func (be *Backend) pickFrom(ctx context.Context, k balance.Key, avoid, forced *Server) (*Server, time.Duration, error) {
+	if forced != nil && !forced.up.Load() {
+		forced = nil
+	}
+	if forced != nil && be.bal.Weight(forced.Index) == 0 {
+		// The balancer never picks a weight-0 server, but use-server
+		// does: take it directly (done releases it the same way).
+		forced.direct.Add(1)
+		forced.Counters.session(time.Now())
+		forced.Counters.Lbtot.Add(1)
+		be.Counters.Lbtot.Add(1)
+		return forced, 0, nil
+	}
 	var skip func(i int) bool
 	if avoid != nil {
 		skip = func(i int) bool { return i == avoid.Index }
+	} else if forced != nil {
+		skip = func(i int) bool { return i != forced.Index }
 	}
 	start := time.Time{}
 	var deadline <-chan time.Time
@@ -225,6 +246,13 @@ func (be *Backend) dropWaiter(ch chan struct{}) {
 // done releases a server slot taken by pick and wakes the first queued
 // request.
 func (be *Backend) done(s *Server) {
+	for v := s.direct.Load(); v > 0; v = s.direct.Load() {
+		if s.direct.CompareAndSwap(v, v-1) {
+			s.Counters.Scur.Add(-1)
+			be.wake()
+			return
+		}
+	}
 	be.bal.Done(s.Index)
 	s.Counters.Scur.Add(-1)
 	be.wake()

@@ -319,7 +319,9 @@ frontend f
   default_backend b1
 backend b1
   http-request set-header X-Backend b1
+  use-server s2 if { path /us }
   server s ` + b1 + `
+  server s2 ` + b2 + ` weight 0
 backend nosrv
   errorfile 503 ` + errfile + `
   server s ` + b1 + ` disabled
@@ -352,6 +354,7 @@ backend b2
 		"GET /sp?a=1 HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: b2.example\r\nUser-Agent: googlebot/2\r\nX-List: a, b,a\r\n\r\n",
 		"GET /nosrv HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /us HTTP/1.1\r\nHost: x\r\n\r\n",
 	}
 	for _, r := range reqs {
 		want := roundTrip(t, hpAddr, r, 1200*time.Millisecond)
@@ -359,5 +362,46 @@ backend b2
 		if got != want {
 			t.Errorf("request %q\nhaproxy: %q\ngoproxy: %q", r, want, got)
 		}
+	}
+}
+
+// TestConnModesDifferential compares the connection headers and closes
+// of option http-server-close, httpclose and http-keep-alive with HAProxy
+// 2.6, two requests per connection.
+func TestConnModesDifferential(t *testing.T) {
+	echo := echoHeadBackend(t)
+	for _, opt := range []string{"option http-server-close", "option httpclose", "option http-keep-alive"} {
+		t.Run(strings.ReplaceAll(opt, " ", "_"), func(t *testing.T) {
+			cfg := func(bind string) string {
+				return `
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 2s
+  timeout http-request 400ms
+  ` + opt + `
+frontend f
+  bind ` + bind + `
+  default_backend echo
+backend echo
+  server s ` + echo + `
+`
+			}
+			hpAddr, goAddr := freeAddr(t), freeAddr(t)
+			startHAProxy(t, cfg(hpAddr), hpAddr)
+			startProxy(t, cfg(goAddr), Options{})
+			for _, r := range []string{
+				"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
+				"GET /1 HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\nGET /2 HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+				"GET /1 HTTP/1.0\r\nHost: x\r\n\r\n",
+			} {
+				want := roundTrip(t, hpAddr, r, 1200*time.Millisecond)
+				got := roundTrip(t, goAddr, r, 1200*time.Millisecond)
+				if got != want {
+					t.Errorf("request %q\nhaproxy: %q\ngoproxy: %q", r, want, got)
+				}
+			}
+		})
 	}
 }

@@ -561,7 +561,14 @@ func (x *exchange) forward() bool {
 	p := s.fe.p
 	srvClose, cliClose := x.connMode()
 	key := balance.Key{Src: s.src.Addr(), Target: req.Target, Header: req.Header}
-	srv, tw, err := be.pick(p.ctx, key, nil)
+	var forced *Server
+	for _, us := range be.rules.useServers {
+		if us.cond.ok(&x.t) {
+			forced = be.Server(us.name)
+			break
+		}
+	}
+	srv, tw, err := be.pickFrom(p.ctx, key, nil, forced)
 	if x.rec != nil {
 		x.rec.Tw = int(tw.Milliseconds())
 	}
@@ -584,6 +591,8 @@ func (x *exchange) forward() bool {
 	switch {
 	case req.Upgrade:
 		connHdr = "upgrade"
+	case srvClose && req.Minor == 0:
+		// HTTP/1.0 closes by default: nothing to say.
 	case srvClose:
 		connHdr = "close"
 	case req.Minor == 0:

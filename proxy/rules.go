@@ -19,6 +19,13 @@ type ruleSet struct {
 	httpResp       []*action
 	redirects      []*action
 	forwardfor     *haproxy.Forwardfor
+	useServers     []useServer
+}
+
+// useServer is a compiled `use-server NAME [if|unless cond]`.
+type useServer struct {
+	cond *cond
+	name string
 }
 
 type switchRule struct {
@@ -66,6 +73,13 @@ func compileRules(p *Proxy, pc *haproxy.Proxy, front bool) (*ruleSet, error) {
 				return nil, fmt.Errorf("unable to find required default_backend: '%s'", pc.DefaultBackend)
 			}
 		}
+	}
+	for _, r := range pc.UseServers {
+		c, err := compileCond(r.Cond, env)
+		if err != nil {
+			return nil, fmt.Errorf("[%s:%d] use-server: %w", r.Pos.File, r.Pos.Line, err)
+		}
+		rs.useServers = append(rs.useServers, useServer{cond: c, name: r.Target})
 	}
 	var err error
 	if rs.httpReq, err = compileActions(pc.HTTPRequest, env); err != nil {
