@@ -161,6 +161,9 @@ var diffRequests = []struct{ name, req string }{
 	{"xff_existing", "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n"},
 	{"abs_uri", "GET http://x/ok HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"leading_crlf", "\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n"},
+	// Timeouts (timeout http-request 400ms): nothing sent, a partial head.
+	{"idle_timeout", ""},
+	{"partial_timeout", "GET / HTTP/1.1\r\nHost: x"},
 	// Malformed: HAProxy's own answer.
 	{"cl_dup_diff", "POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
 	{"cl_bad", "POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc"},

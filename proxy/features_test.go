@@ -302,3 +302,47 @@ backend be
 		t.Fatalf("all down: %q", got)
 	}
 }
+
+// TestFrontendMaxconnThrottlesAccept: with maxconn 1 a second client is
+// not served while the first connection is open, and is served as soon
+// as it closes (HAProxy stops accepting at maxconn).
+func TestFrontendMaxconnThrottlesAccept(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	fe := freeAddr(t)
+	p := startProxy(t, httpDefaults+`
+frontend f
+  bind `+fe+`
+  maxconn 1
+  default_backend be
+backend be
+  server s1 `+b.addr+`
+`, Options{})
+	first, err := net.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(first, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	readResponse(t, bufio.NewReader(first), "GET")
+	second, err := net.Dial("tcp", fe) // queued in the kernel backlog
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	io.WriteString(second, "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+	second.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, _ := second.Read(make([]byte, 1)); n != 0 {
+		t.Fatal("second connection served while the first holds the only slot")
+	}
+	if got := p.Frontends()[0].Counters.Scur.Load(); got != 1 {
+		t.Fatalf("scur %d", got)
+	}
+	first.Close()
+	second.SetReadDeadline(time.Now().Add(3 * time.Second))
+	resp, _ := readResponse(t, bufio.NewReader(second), "GET")
+	if resp.Status != 200 {
+		t.Fatalf("status %d", resp.Status)
+	}
+	if got := p.Frontends()[0].Counters.Smax.Load(); got != 1 {
+		t.Fatalf("smax %d, want 1", got)
+	}
+}
