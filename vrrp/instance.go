@@ -294,10 +294,16 @@ func (in *instance) run(ctx context.Context) {
 
 // receive validates a packet for this instance and feeds the machine.
 func (in *instance) receive(m *Machine, pk rxPacket) {
-	if pk.src == in.src {
+	if pk.src == in.src || len(pk.payload) == 0 {
 		return // our own
 	}
-	p, err := advert.Parse(pk.payload, pk.src, pk.dst)
+	var p *advert.Packet
+	var err error
+	if v := int(pk.payload[0] >> 4); v != in.expect.Version {
+		err = fmt.Errorf("%w: got %d, want %d", advert.ErrVersion, v, in.expect.Version)
+	} else {
+		p, err = advert.Parse(pk.payload, pk.src, pk.dst)
+	}
 	if err == nil {
 		if pk.dst.IsMulticast() == in.unicast {
 			err = fmt.Errorf("%s packet on a %s instance", castName(!in.unicast), castName(in.unicast))

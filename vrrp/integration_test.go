@@ -1,0 +1,431 @@
+package vrrp_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"hapair/internal/netns"
+	"hapair/internal/testenv"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// govrrpd builds cmd/govrrpd once per test binary.
+func govrrpd(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "govrrpd-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "govrrpd")
+		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		out, err := exec.Command(goBin, "build", "-o", binPath, "hapair/cmd/govrrpd").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// lab is a LAN of routers n1..nN and a client, each in its own namespace.
+type lab struct {
+	t      *testing.T
+	dir    string
+	nodes  []*netns.NS
+	client *netns.NS
+}
+
+func newLab(t *testing.T, n int) *lab {
+	testenv.RequireRoot(t)
+	l := &lab{t: t, dir: t.TempDir()}
+	sw := netns.NewSwitch(t, "vrsw")
+	mk := func(prefix, addr string) *netns.NS {
+		ns := netns.New(t, prefix)
+		ns.Run("sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+		sw.Attach(t, ns, "eth0", addr)
+		return ns
+	}
+	for i := 1; i <= n; i++ {
+		l.nodes = append(l.nodes, mk(fmt.Sprintf("vrn%d", i), fmt.Sprintf("192.0.2.%d/24", i)))
+	}
+	l.client = mk("vrc", "192.0.2.100/24")
+	return l
+}
+
+// proc is a daemon started in a node.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+func (l *lab) start(node int, daemon, conf string) *proc {
+	l.t.Helper()
+	dir := filepath.Join(l.dir, fmt.Sprintf("n%d-%s-%d", node+1, filepath.Base(daemon), time.Now().UnixNano()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	cf := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	args := []string{"-n", "-l", "-f", cf, "-p", filepath.Join(dir, "pid"), "-r", filepath.Join(dir, "vrrp.pid")}
+	if strings.HasSuffix(daemon, "keepalived") {
+		args = append([]string{"-D", "-G", "-P"}, args...)
+	}
+	cmd := l.nodes[node].Command(daemon, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	p := &proc{name: fmt.Sprintf("n%d/%s", node+1, filepath.Base(daemon)), cmd: cmd, done: make(chan struct{}), log: logf}
+	go func() { cmd.Wait(); close(p.done) }()
+	l.t.Cleanup(func() {
+		p.kill()
+		if l.t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			l.t.Logf("%s log:\n%s", p.name, b)
+		}
+		logf.Close()
+	})
+	return p
+}
+
+// term sends SIGTERM to the daemon's pid and waits (bounded) for it to
+// exit, returning how long that took.
+func (p *proc) term(t *testing.T) time.Duration {
+	t.Helper()
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return time.Since(start)
+	case <-time.After(5 * time.Second):
+		t.Errorf("%s did not exit within 5 s of SIGTERM", p.name)
+		p.kill()
+		return time.Since(start)
+	}
+}
+
+// kill SIGKILLs the daemon's process group (keepalived forks a VRRP
+// child), the group being the one we created for its pid.
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+func (l *lab) hasVIP(node int, vip string) bool {
+	out, err := l.nodes[node].Command("ip", "-o", "addr", "show", "dev", "eth0").Output()
+	return err == nil && strings.Contains(string(out), " "+vip+"/")
+}
+
+// waitFor polls cond every 5 ms for at most d; it returns how long it took
+// and whether cond became true.
+func waitFor(d time.Duration, cond func() bool) (time.Duration, bool) {
+	start := time.Now()
+	for time.Since(start) < d {
+		if cond() {
+			return time.Since(start), true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start), cond()
+}
+
+// holders lists the nodes holding vip.
+func (l *lab) holders(vip string) []int {
+	var h []int
+	for i := range l.nodes {
+		if l.hasVIP(i, vip) {
+			h = append(h, i+1)
+		}
+	}
+	return h
+}
+
+// expectSole waits until node (0-based) is the only holder of vip.
+func (l *lab) expectSole(node int, vip string, within time.Duration, what string) time.Duration {
+	l.t.Helper()
+	took, ok := waitFor(within, func() bool {
+		h := l.holders(vip)
+		return len(h) == 1 && h[0] == node+1
+	})
+	if !ok {
+		l.t.Fatalf("%s: %s not held by n%d alone within %v (holders %v)", what, vip, node+1, within, l.holders(vip))
+	}
+	return took
+}
+
+// stays checks that node alone holds vip for the whole period.
+func (l *lab) stays(node int, vip string, period time.Duration, what string) {
+	l.t.Helper()
+	end := time.Now().Add(period)
+	for time.Now().Before(end) {
+		if h := l.holders(vip); len(h) != 1 || h[0] != node+1 {
+			l.t.Fatalf("%s: holders of %s = %v, want only n%d", what, vip, h, node+1)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// arpWatch counts gratuitous ARPs for vip seen by the client.
+type arpWatch struct {
+	n   atomic.Int64
+	cmd *exec.Cmd
+}
+
+func (l *lab) watchARP(vip string) *arpWatch {
+	l.t.Helper()
+	w := &arpWatch{}
+	cmd := l.client.Command("tcpdump", "-l", "-n", "-i", "eth0", "arp")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	w.cmd = cmd
+	l.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := make(chan struct{})
+	go func() {
+		s := bufio.NewScanner(errp)
+		for s.Scan() {
+			if strings.Contains(s.Text(), "listening on") {
+				close(ready)
+				io(s)
+				return
+			}
+		}
+	}()
+	go func() {
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			line := s.Text()
+			if strings.Contains(line, "who-has "+vip+" ") && strings.Contains(line, "tell "+vip) {
+				w.n.Add(1)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		l.t.Fatal("tcpdump did not start")
+	}
+	return w
+}
+
+func io(s *bufio.Scanner) {
+	for s.Scan() {
+	}
+}
+
+const vip = "192.0.2.200"
+
+func confV2(prio int, extra string) string {
+	return fmt.Sprintf(`global_defs {
+	router_id r%d
+}
+vrrp_instance VI_1 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 51
+	priority %d
+	advert_int 1
+	authentication {
+		auth_type PASS
+		auth_pass 11112222333
+	}
+	virtual_ipaddress {
+		192.0.2.200/24 dev eth0 label eth0:vip
+	}
+	%s
+}
+`, prio, prio, extra)
+}
+
+// govrrpd (priority 150) and keepalived (100) over multicast VRRPv2 with
+// PASS authentication: govrrpd is elected, announces the VIP with 5 GARPs,
+// hands over with a priority-0 advert on SIGTERM (keepalived takes over
+// after its skew, 0.609 s), and preempts when it returns.
+func TestInteropGovrrpdMasterKeepalivedBackup(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived")
+	l := newLab(t, 2)
+	bin := govrrpd(t)
+	arps := l.watchARP(vip)
+
+	start := time.Now()
+	g := l.start(0, bin, confV2(150, ""))
+	l.start(1, ka, confV2(100, ""))
+	took := l.expectSole(0, vip, 6*time.Second, "election")
+	t.Logf("election: govrrpd(150) holds the VIP %v after start (keepalived baseline 3436 ms)", took)
+	if took < 3*time.Second {
+		t.Errorf("elected after %v: before the master-down interval", time.Since(start))
+	}
+	if _, ok := waitFor(3*time.Second, func() bool { return arps.n.Load() >= 5 }); !ok {
+		t.Errorf("client saw %d gratuitous ARPs, want 5", arps.n.Load())
+	}
+	l.stays(0, vip, 1500*time.Millisecond, "steady state")
+
+	termAt := time.Now()
+	exit := g.term(t)
+	if exit > 500*time.Millisecond {
+		t.Errorf("govrrpd exited %v after SIGTERM", exit)
+	}
+	if l.hasVIP(0, vip) {
+		t.Errorf("govrrpd left the VIP behind")
+	}
+	l.expectSole(1, vip, 3*time.Second, "graceful failover")
+	failover := time.Since(termAt)
+	t.Logf("graceful: keepalived holds the VIP %v after SIGTERM of govrrpd (exit in %v; keepalived baseline 612 ms)", failover, exit)
+	if failover > 1200*time.Millisecond {
+		t.Errorf("graceful failover took %v, want about skew(100) = 609 ms", failover)
+	}
+
+	restart := time.Now()
+	l.start(0, bin, confV2(150, ""))
+	l.expectSole(0, vip, 6*time.Second, "preemption")
+	t.Logf("preempt: govrrpd back as master %v after restart (keepalived baseline 3440 ms)", time.Since(restart))
+}
+
+// keepalived (150) and govrrpd (100) over unicast VRRPv2: keepalived is
+// elected and govrrpd stays backup (it accepts keepalived's adverts);
+// after SIGKILL of keepalived govrrpd takes over within its master-down
+// interval; keepalived preempts on return; on SIGTERM govrrpd takes over
+// after its skew.
+func TestInteropKeepalivedMasterGovrrpdBackupUnicast(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived")
+	l := newLab(t, 2)
+	bin := govrrpd(t)
+	uc := func(self, peer int) string {
+		return fmt.Sprintf("unicast_src_ip 192.0.2.%d\n\tunicast_peer {\n\t\t192.0.2.%d\n\t}", self, peer)
+	}
+	k := l.start(0, ka, confV2(150, uc(1, 2)))
+	l.start(1, bin, confV2(100, uc(2, 1)))
+	took := l.expectSole(0, vip, 6*time.Second, "election")
+	t.Logf("unicast election: keepalived(150) holds the VIP after %v", took)
+	l.stays(0, vip, 1500*time.Millisecond, "govrrpd stays backup")
+
+	k.kill()
+	took, ok := waitFor(6*time.Second, func() bool { return l.hasVIP(1, vip) })
+	if !ok {
+		t.Fatal("govrrpd did not take over after keepalived crashed")
+	}
+	t.Logf("unicast crash: govrrpd holds the VIP %v after SIGKILL of keepalived (mdi(100) = 3.609 s from the last advert)", took)
+	if took > 3800*time.Millisecond {
+		t.Errorf("crash failover %v > mdi", took)
+	}
+	// keepalived leaves its VIP behind after SIGKILL and removes it at start.
+	k = l.start(0, ka, confV2(150, uc(1, 2)))
+	took = l.expectSole(0, vip, 6*time.Second, "keepalived preempts")
+	t.Logf("unicast preempt: keepalived back as sole master after %v", took)
+
+	exited := make(chan struct{})
+	go func() { k.term(t); close(exited) }()
+	took, ok = waitFor(3*time.Second, func() bool { return l.hasVIP(1, vip) })
+	<-exited
+	if !ok {
+		t.Fatal("govrrpd did not take over after keepalived's priority-0 advert")
+	}
+	t.Logf("unicast graceful: govrrpd holds the VIP %v after SIGTERM of keepalived (baseline 612 ms)", took)
+	if took > 1200*time.Millisecond {
+		t.Errorf("graceful failover took %v", took)
+	}
+}
+
+func confV3(prio int) string {
+	return fmt.Sprintf(`global_defs {
+	router_id r%d
+	vrrp_version 3
+}
+vrrp_instance VI_4 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 61
+	priority %d
+	advert_int 0.1
+	virtual_ipaddress {
+		192.0.2.210/24 dev eth0
+	}
+}
+vrrp_instance VI_6 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 62
+	priority %d
+	advert_int 0.1
+	virtual_ipaddress {
+		2001:db8::210/64 dev eth0
+	}
+}
+`, prio, prio, prio)
+}
+
+// VRRPv3 with advert_int 0.1 over IPv4 (pseudo-header checksum) and IPv6:
+// every pairing of govrrpd and keepalived elects the higher priority, and
+// a crash of the master moves both VIPs within the master-down interval
+// (0.361 s).
+func TestV3Pairs(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived")
+	bin := govrrpd(t)
+	for _, pair := range [][2]string{{bin, bin}, {ka, bin}, {bin, ka}} {
+		name := filepath.Base(pair[0]) + "-" + filepath.Base(pair[1])
+		t.Run(name, func(t *testing.T) {
+			l := newLab(t, 2)
+			m := l.start(0, pair[0], confV3(150))
+			l.start(1, pair[1], confV3(100))
+			for _, v := range []string{"192.0.2.210", "2001:db8::210"} {
+				l.expectSole(0, v, 3*time.Second, "v3 election "+v)
+			}
+			l.stays(0, "192.0.2.210", 700*time.Millisecond, "v3 steady state")
+			l.stays(0, "2001:db8::210", 100*time.Millisecond, "v3 steady state")
+			killAt := time.Now()
+			m.kill()
+			var took [2]time.Duration
+			for i, v := range []string{"192.0.2.210", "2001:db8::210"} {
+				if _, ok := waitFor(2*time.Second, func() bool { return l.hasVIP(1, v) }); !ok {
+					t.Fatalf("v3 crash: n2 did not take %s over", v)
+				}
+				took[i] = time.Since(killAt)
+			}
+			t.Logf("v3 %s crash: IPv4 VIP after %v, IPv6 VIP after %v (keepalived baseline 348 ms)", name, took[0], took[1])
+			if took[1] > 600*time.Millisecond {
+				t.Errorf("v3 crash failover took %v", took[1])
+			}
+		})
+	}
+}
