@@ -134,6 +134,7 @@ var exprCases = []exprCase{
 	{"%[hdr(x),url_dec]", hdrs("X: a%20b"), "a b"},
 	{"%[hdr(x),ltrim(a),rtrim(c)]", hdrs("X: aabcc"), "b"},
 	{"%[hdr(x)]", hdrs(), ""},
+	{"q=%{+Q}[hdr(x)]", hdrs("X: v"), "q=v"},
 	{"%[url_param(x)]", path("/p?y=1"), ""},
 	{"%[src,ipmask(24)]", req{src: "127.0.5.77", minor: 1, hdrs: []string{"Host: x"}}, "127.0.5.0"},
 	{"%[hdr(x),field(-2,.,0)]", hdrs("X: a.b.c.d"), "a.b.c"},

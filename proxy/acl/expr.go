@@ -62,7 +62,10 @@ func CompileExpr(s string, env *Env) (*Expr, error) {
 			continue
 		}
 		j := i + 1
-		if j < len(s) && s[j] == '{' { // %{+Q}[...]: options are ignored
+		if j < len(s) && s[j] == '{' {
+			// %{+Q}[...]: the options change log lines only; haproxy
+			// renders header values and return bodies without them
+			// (verified).
 			k := strings.IndexByte(s[j:], '}')
 			if k < 0 {
 				return nil, fmt.Errorf("log-format '%s': missing '}' after '%%{'", s)

@@ -36,7 +36,9 @@ type Txn struct {
 	SNI string
 }
 
-// Env is what compiling needs from the rest of the configuration.
+// Env is what compiling needs from the rest of the configuration. It also
+// caches what was compiled (ACLs, map files, userlists), so one Env per
+// configuration load shares them; compile from one goroutine at a time.
 type Env struct {
 	// Userlists are the configuration's userlist sections (http_auth).
 	Userlists []*haproxy.Userlist
