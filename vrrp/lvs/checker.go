@@ -128,13 +128,14 @@ func New(cfg *keepalived.Config, opts Options) (*Checker, error) {
 				p.check, err = opts.NewProbe(vs, rs, pc)
 				if err != nil {
 					opts.Logf("%v - ignoring this checker", err)
+					c.model.Disable(ref)
 					continue
 				}
 				c.probes = append(c.probes, p)
 			}
 		}
 	}
-	if c.ipvs == nil {
+	if c.ipvs == nil && len(cfg.VirtualServers) > 0 {
 		nl, err := NewNetlink()
 		if err != nil {
 			c.noIPVS = err
@@ -177,8 +178,12 @@ type resultMsg struct {
 // Run creates the virtual services, runs the checks until ctx ends, then
 // removes the real servers and services it created (keepalived's
 // clear_services) and waits, bounded, for the notify scripts it started.
-// It returns nil after a clean shutdown.
+// It returns nil after a clean shutdown, and at once when the
+// configuration has no virtual_server.
 func (c *Checker) Run(ctx context.Context) error {
+	if len(c.cfg.VirtualServers) == 0 {
+		return nil
+	}
 	if c.noIPVS != nil {
 		c.opts.Logf("%s", NoIPVSNotice)
 	}

@@ -112,6 +112,7 @@ type rsState struct {
 
 type chkState struct {
 	cfg      *keepalived.Checker
+	disabled bool
 	up       bool
 	hasRun   bool
 	alpha    bool
@@ -242,6 +243,15 @@ func trio(a netip.Addr, proto string, port uint16) string {
 
 func realWeight(w int) int { return min(max(w, 0), maxWeight) }
 
+// Disable makes checker r count as passing for good, as if it were not
+// configured (keepalived drops checkers it cannot run at configuration
+// time). Call it before Start.
+func (m *Model) Disable(r Ref) {
+	if _, _, c := m.lookup(r); c != nil && !m.started {
+		c.alpha, c.up, c.dynamic, c.disabled = false, true, false, true
+	}
+}
+
 // Start brings up every virtual service as keepalived's init_services
 // does: the service is created, real servers whose checkers all start up
 // (not alpha) are added with their weight, inhibit_on_failure servers that
@@ -279,7 +289,7 @@ func (m *Model) Start() []Action {
 // confirmed down runs notify_down.
 func (m *Model) Result(r Ref, res checks.Result) []Action {
 	vs, rs, c := m.lookup(r)
-	if c == nil {
+	if c == nil || c.disabled {
 		return nil
 	}
 	var out []Action
@@ -311,7 +321,7 @@ func (m *Model) Result(r Ref, res checks.Result) []Action {
 // result that caused it; it picks the alert text.
 func (m *Model) Transition(r Ref, up bool, res checks.Result) []Action {
 	vs, rs, c := m.lookup(r)
-	if c == nil || c.up == up {
+	if c == nil || c.disabled || c.up == up {
 		return nil
 	}
 	var out []Action
