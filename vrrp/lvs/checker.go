@@ -338,15 +338,18 @@ func (c *Checker) apply(acts []Action) {
 			}
 		case ActAddDest:
 			for _, s := range svcs {
-				c.ipvsErr(s, "add "+a.Dest.String(), c.ipvs.AddDest(s, a.Dest))
+				d := destFor(s, a.Dest)
+				c.ipvsErr(s, "add "+d.String(), c.ipvs.AddDest(s, d))
 			}
 		case ActUpdateDest:
 			for _, s := range svcs {
-				c.ipvsErr(s, "update "+a.Dest.String(), c.ipvs.UpdateDest(s, a.Dest))
+				d := destFor(s, a.Dest)
+				c.ipvsErr(s, "update "+d.String(), c.ipvs.UpdateDest(s, d))
 			}
 		case ActDelDest:
 			for _, s := range svcs {
-				c.ipvsErr(s, "delete "+a.Dest.String(), c.ipvs.DelDest(s, a.Dest))
+				d := destFor(s, a.Dest)
+				c.ipvsErr(s, "delete "+d.String(), c.ipvs.DelDest(s, d))
 			}
 		case ActScript:
 			c.runScript(a.Script)
@@ -362,6 +365,16 @@ func (c *Checker) apply(acts []Action) {
 			c.writeFifos(a.Msg)
 		}
 	}
+}
+
+// destFor is d as sent for service s: with DR and TUN the destination's
+// port is the service's (0 for fwmark services), as keepalived's ipvs_cmd
+// sets it per group entry and the kernel enforces.
+func destFor(s Service, d Dest) Dest {
+	if d.Method != FwdMasq {
+		d.Port = s.Port
+	}
+	return d
 }
 
 func (c *Checker) ipvsErr(s Service, what string, err error) {

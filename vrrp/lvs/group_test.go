@@ -89,3 +89,41 @@ func TestServicesErrors(t *testing.T) {
 		t.Fatal("missing group accepted")
 	}
 }
+
+func TestDestForGroupEntries(t *testing.T) {
+	conf := `
+virtual_server_group G {
+    192.0.2.11-12 80
+    192.0.2.20 8080
+    fwmark 3
+}
+virtual_server group G {
+    lb_kind DR
+    real_server 192.0.2.21 9000 { TCP_CHECK { } }
+}
+virtual_server_group N {
+    192.0.2.30 80
+}
+virtual_server group N {
+    lb_kind NAT
+    real_server 192.0.2.21 9000 { TCP_CHECK { } }
+}`
+	f := newFake()
+	c, err := New(loadConf(t, conf), Options{IPVS: f, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.apply(c.model.Start())
+	want := []string{
+		"add-service TCP 192.0.2.11:80", "add-service TCP 192.0.2.12:80", "add-service TCP 192.0.2.20:8080", "add-service FWM 3",
+		"add-dest TCP 192.0.2.11:80 192.0.2.21:80 w1", "add-dest TCP 192.0.2.12:80 192.0.2.21:80 w1",
+		"add-dest TCP 192.0.2.20:8080 192.0.2.21:8080 w1", "add-dest FWM 3 192.0.2.21:0 w1",
+		"add-service TCP 192.0.2.30:80", "add-dest TCP 192.0.2.30:80 192.0.2.21:9000 w1",
+	}
+	if got := f.Calls(); !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if errs := f.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+}
