@@ -133,6 +133,7 @@ const (
 	fPayload                      // req.payload(off,len)
 	fSSLFc                        // ssl_fc
 	fSSLFcSNI                     // ssl_fc_sni
+	fStatus                       // status
 	fNone                         // a fetch goproxy cannot answer here (counters, certificates): no sample
 )
 
@@ -145,6 +146,7 @@ type fetch struct {
 	c     sample // fConst
 	ul    *userlist
 	rnd   int64
+	res   bool    // reads the response
 	def   *string // var() default
 	nbsrv func(string) int
 	srvUp func(string, string) bool
@@ -161,37 +163,45 @@ type fetchDef struct {
 	kind fetchKind
 	// nameArg: the first argument is a header/cookie/param name.
 	nameArg bool
+	// res: the fetch reads the response (res.*, shdr, scook, status).
+	res bool
 }
 
 // fetchDefs maps HAProxy fetch names (base forms; the ACL keyword forms
 // such as hdr_beg are reduced to them) to their implementation.
 var fetchDefs = map[string]fetchDef{
-	"hdr": {fHdr, true}, "req.hdr": {fHdr, true}, "fhdr": {fFhdr, true}, "req.fhdr": {fFhdr, true},
-	"hdr_cnt": {fHdrCnt, true}, "req.hdr_cnt": {fHdrCnt, true}, "req.fhdr_cnt": {fFhdrCnt, true},
-	"hdr_val": {fHdrVal, true}, "req.hdr_val": {fHdrVal, true}, "hdr_ip": {fHdrIP, true}, "req.hdr_ip": {fHdrIP, true},
-	"path": {fPath, false}, "url": {fURL, false}, "query": {fQuery, false}, "base": {fBase, false},
-	"pathq": {fPathQ, false}, "url_param": {fURLParam, true}, "urlp": {fURLParam, true},
-	"urlp_val": {fURLParamVal, true}, "method": {fMethod, false}, "req.ver": {fVer, false}, "req_ver": {fVer, false},
-	"req.proto_http": {fProtoHTTP, false}, "req_proto_http": {fProtoHTTP, false},
-	"src": {fSrc, false}, "dst": {fDst, false}, "src_port": {fSrcPort, false}, "dst_port": {fDstPort, false},
-	"cook": {fCook, true}, "req.cook": {fCook, true}, "cook_cnt": {fCookCnt, true}, "req.cook_cnt": {fCookCnt, true},
-	"cook_val": {fCookVal, true}, "req.cook_val": {fCookVal, true},
-	"http_auth": {fAuth, false}, "http_auth_group": {fAuthGroup, false},
-	"always_true": {fConst, false}, "always_false": {fConst, false}, "wait_end": {fConst, false},
-	"str": {fConst, false}, "int": {fConst, false}, "bool": {fConst, false}, "ipv4": {fConst, false},
-	"ipv6": {fConst, false}, "env": {fConst, false}, "hostname": {fConst, false}, "pid": {fConst, false},
-	"nbproc": {fConst, false}, "thread": {fConst, false}, "proc": {fConst, false}, "stopping": {fConst, false},
-	"req.ssl_sni": {fSSLSNI, false}, "req_ssl_sni": {fSSLSNI, false},
-	"req.ssl_hello_type": {fSSLHello, false}, "req_ssl_hello_type": {fSSLHello, false},
-	"req.ssl_ver": {fSSLVer, false}, "req_ssl_ver": {fSSLVer, false}, "req.ssl_alpn": {fSSLALPN, false},
-	"req.payload": {fPayload, false}, "payload": {fPayload, false},
-	"ssl_fc": {fSSLFc, false}, "ssl_fc_sni": {fSSLFcSNI, false}, "ssl_sni": {fSSLFcSNI, false},
-	"ssl_c_used": {fConst, false}, "ssl_fc_has_crt": {fConst, false},
-	"http_first_req": {fConst, false},
-	"fe_name":        {fFeName, false}, "be_name": {fBeName, false},
-	"date": {fNow, false}, "now": {fNow, false}, "rand": {fRand, false},
-	"var": {fVar, true}, "nbsrv": {fNbSrv, true}, "srv_is_up": {fSrvIsUp, true},
-	"req.len": {fReqLen, false}, "req_len": {fReqLen, false},
+	"hdr": {fHdr, true, false}, "req.hdr": {fHdr, true, false}, "fhdr": {fFhdr, true, false}, "req.fhdr": {fFhdr, true, false},
+	"hdr_cnt": {fHdrCnt, true, false}, "req.hdr_cnt": {fHdrCnt, true, false}, "req.fhdr_cnt": {fFhdrCnt, true, false},
+	"hdr_val": {fHdrVal, true, false}, "req.hdr_val": {fHdrVal, true, false}, "hdr_ip": {fHdrIP, true, false}, "req.hdr_ip": {fHdrIP, true, false},
+	"path": {fPath, false, false}, "url": {fURL, false, false}, "query": {fQuery, false, false}, "base": {fBase, false, false},
+	"pathq": {fPathQ, false, false}, "url_param": {fURLParam, true, false}, "urlp": {fURLParam, true, false},
+	"urlp_val": {fURLParamVal, true, false}, "method": {fMethod, false, false}, "req.ver": {fVer, false, false}, "req_ver": {fVer, false, false},
+	"req.proto_http": {fProtoHTTP, false, false}, "req_proto_http": {fProtoHTTP, false, false},
+	"src": {fSrc, false, false}, "dst": {fDst, false, false}, "src_port": {fSrcPort, false, false}, "dst_port": {fDstPort, false, false},
+	"cook": {fCook, true, false}, "req.cook": {fCook, true, false}, "cook_cnt": {fCookCnt, true, false}, "req.cook_cnt": {fCookCnt, true, false},
+	"cook_val": {fCookVal, true, false}, "req.cook_val": {fCookVal, true, false},
+	"http_auth": {fAuth, false, false}, "http_auth_group": {fAuthGroup, false, false},
+	"always_true": {fConst, false, false}, "always_false": {fConst, false, false}, "wait_end": {fConst, false, false},
+	"str": {fConst, false, false}, "int": {fConst, false, false}, "bool": {fConst, false, false}, "ipv4": {fConst, false, false},
+	"ipv6": {fConst, false, false}, "env": {fConst, false, false}, "hostname": {fConst, false, false}, "pid": {fConst, false, false},
+	"nbproc": {fConst, false, false}, "thread": {fConst, false, false}, "proc": {fConst, false, false}, "stopping": {fConst, false, false},
+	"req.ssl_sni": {fSSLSNI, false, false}, "req_ssl_sni": {fSSLSNI, false, false},
+	"req.ssl_hello_type": {fSSLHello, false, false}, "req_ssl_hello_type": {fSSLHello, false, false},
+	"req.ssl_ver": {fSSLVer, false, false}, "req_ssl_ver": {fSSLVer, false, false}, "req.ssl_alpn": {fSSLALPN, false, false},
+	"req.payload": {fPayload, false, false}, "payload": {fPayload, false, false},
+	"ssl_fc": {fSSLFc, false, false}, "ssl_fc_sni": {fSSLFcSNI, false, false}, "ssl_sni": {fSSLFcSNI, false, false},
+	"ssl_c_used": {fConst, false, false}, "ssl_fc_has_crt": {fConst, false, false},
+	"http_first_req": {fConst, false, false},
+	"fe_name":        {fFeName, false, false}, "be_name": {fBeName, false, false},
+	"date": {fNow, false, false}, "now": {fNow, false, false}, "rand": {fRand, false, false},
+	"var": {fVar, true, false}, "nbsrv": {fNbSrv, true, false}, "srv_is_up": {fSrvIsUp, true, false},
+	"status": {fStatus, false, true}, "res.ver": {fVer, false, true}, "resp_ver": {fVer, false, true},
+	"res.hdr": {fHdr, true, true}, "shdr": {fHdr, true, true}, "res.fhdr": {fFhdr, true, true},
+	"res.hdr_cnt": {fHdrCnt, true, true}, "shdr_cnt": {fHdrCnt, true, true}, "res.fhdr_cnt": {fFhdrCnt, true, true},
+	"res.hdr_val": {fHdrVal, true, true}, "shdr_val": {fHdrVal, true, true}, "res.hdr_ip": {fHdrIP, true, true},
+	"res.cook": {fCook, true, true}, "scook": {fCook, true, true}, "res.cook_cnt": {fCookCnt, true, true},
+	"scook_cnt": {fCookCnt, true, true}, "res.cook_val": {fCookVal, true, true}, "scook_val": {fCookVal, true, true},
+	"req.len": {fReqLen, false, false}, "req_len": {fReqLen, false, false},
 }
 
 // matchSuffixes are the ACL keyword forms FETCH_SUFFIX of a base fetch.
@@ -231,7 +241,7 @@ func compileFetch(name string, args []string, inACL bool, env *Env) (*fetch, err
 		}
 		return nil, fmt.Errorf("unknown fetch method '%s'", name)
 	}
-	f := &fetch{kind: def.kind, delim: '&'}
+	f := &fetch{kind: def.kind, delim: '&', res: def.res}
 	if def.nameArg && len(args) > 0 {
 		f.name = args[0]
 	}
@@ -381,10 +391,10 @@ func (f *fetch) next(t *Txn, c cursor) (sample, cursor, bool) {
 			if c != (cursor{}) {
 				return sample{}, done, false
 			}
-			v, ok = hdrOcc(t.Header, f.name, f.kind != fFhdr, f.occ)
+			v, ok = hdrOcc(f.header(t), f.name, f.kind != fFhdr, f.occ)
 			c = done
 		} else {
-			v, c, ok = nextHdr(t.Header, f.name, f.kind != fFhdr, c)
+			v, c, ok = nextHdr(f.header(t), f.name, f.kind != fFhdr, c)
 		}
 		if !ok {
 			return sample{}, done, false
@@ -403,7 +413,7 @@ func (f *fetch) next(t *Txn, c cursor) (sample, cursor, bool) {
 		}
 		return sample{typ: tStr, s: v}, c, true
 	case fCook, fCookVal:
-		v, c, ok := nextCookie(t.Header, f.name, c)
+		v, c, ok := f.nextCookie(t, c)
 		if !ok {
 			return sample{}, done, false
 		}
@@ -449,7 +459,7 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 	case fHdrCnt, fFhdrCnt:
 		n := 0
 		if f.kind == fFhdrCnt {
-			for _, h := range t.Header {
+			for _, h := range f.header(t) {
 				if f.name == "" || strings.EqualFold(h.Name, f.name) {
 					n++
 				}
@@ -457,7 +467,7 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 		} else {
 			for c := (cursor{}); ; n++ {
 				var ok bool
-				if _, c, ok = nextHdr(t.Header, f.name, true, c); !ok {
+				if _, c, ok = nextHdr(f.header(t), f.name, true, c); !ok {
 					break
 				}
 			}
@@ -492,11 +502,17 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 		return sample{typ: tStr, s: h + p}, true
 	case fMethod:
 		return sample{typ: tStr, s: t.Method}, t.HTTP
+	case fStatus:
+		return sample{typ: tInt, i: int64(t.Status)}, t.Status != 0
 	case fVer:
-		if !t.HTTP {
+		if !t.HTTP || f.res && t.Status == 0 {
 			return sample{}, false
 		}
-		if t.Minor == 0 {
+		minor := t.Minor
+		if f.res {
+			minor = t.RespMinor
+		}
+		if minor == 0 {
 			return sample{typ: tStr, s: "1.0"}, true
 		}
 		return sample{typ: tStr, s: "1.1"}, true
@@ -514,7 +530,7 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 		n := 0
 		for c := (cursor{}); ; n++ {
 			var ok bool
-			if _, c, ok = nextCookie(t.Header, f.name, c); !ok {
+			if _, c, ok = f.nextCookie(t, c); !ok {
 				break
 			}
 		}
@@ -595,6 +611,41 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 		return sample{typ: tBool, i: b2i(f.srvUp(be, f.arg2))}, true
 	}
 	return sample{}, false
+}
+
+// header returns the request or response header the fetch reads.
+func (f *fetch) header(t *Txn) http1.Header {
+	if f.res {
+		return t.RespHeader
+	}
+	return t.Header
+}
+
+// nextCookie iterates over the request's Cookie headers, or the
+// response's Set-Cookie headers (only their first name=value pair).
+func (f *fetch) nextCookie(t *Txn, c cursor) (string, cursor, bool) {
+	if f.res {
+		return nextSetCookie(t.RespHeader, f.name, c)
+	}
+	return nextCookie(t.Header, f.name, c)
+}
+
+// nextSetCookie returns the value of the next Set-Cookie called name.
+func nextSetCookie(h http1.Header, name string, c cursor) (string, cursor, bool) {
+	for i := c.a; i < len(h); i++ {
+		if !strings.EqualFold(h[i].Name, "Set-Cookie") {
+			continue
+		}
+		v := h[i].Value
+		if j := strings.IndexByte(v, ';'); j >= 0 {
+			v = v[:j]
+		}
+		k, val, ok := strings.Cut(v, "=")
+		if ok && (name == "" || trimOWS(k) == name) {
+			return trimOWS(val), cursor{i + 1, 0}, true
+		}
+	}
+	return "", done, false
 }
 
 // nextHdr returns the value of header name after cursor c (a = field

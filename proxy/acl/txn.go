@@ -34,6 +34,12 @@ type Txn struct {
 	// TLS and SNI describe a TLS front connection (ssl_fc, ssl_fc_sni).
 	TLS bool
 	SNI string
+	// Status, RespHeader and RespMinor describe the response once it is
+	// received (http-response rules): status, res.hdr/shdr, res.cook/scook
+	// (Set-Cookie), res.ver. Status 0 means no response yet.
+	Status     int
+	RespHeader http1.Header
+	RespMinor  int
 }
 
 // Env is what compiling needs from the rest of the configuration. It also
