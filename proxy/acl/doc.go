@@ -30,7 +30,9 @@
 // env hostname pid fe_name be_name date now rand var (Txn.Vars) nbsrv and
 // srv_is_up (Env hooks), and in TCP mode req.len req.payload req.ssl_sni
 // req.ssl_hello_type req.ssl_ver req.ssl_alpn (Txn.Payload), ssl_fc
-// ssl_fc_sni (Txn.TLS, Txn.SNI). Other fetches the parser knows (stick
+// ssl_fc_sni (Txn.TLS, Txn.SNI), and for http-response rules status
+// res.hdr/shdr res.fhdr res.hdr_cnt res.hdr_val res.cook/scook (Set-Cookie)
+// res.cook_cnt res.cook_val res.ver (Txn.Status, RespHeader). Other fetches the parser knows (stick
 // counters, certificates, bodies) compile but yield no sample.
 //
 // Converters: lower upper length base64 b64dec hex url_dec url_enc ltrim
