@@ -25,6 +25,23 @@
 //     it asks for.
 //
 // Kernels without IP_VS (like the machines this project is built on) have
-// no "IPVS" generic netlink family: New then reports it in one line and the
-// checks still run, with every IPVS call dropped.
+// no "IPVS" generic netlink family: Run then logs NoIPVSNotice once and
+// the checks still run, with every IPVS call dropped (keepalived 2.2.7
+// itself exits its checker process there: "IPVS: Can't initialize ipvs").
+//
+// # Running it in govrrpd
+//
+// The daemon starts it next to the VRRP part, unless -P (--vrrp) asks for
+// VRRP only; -C (--check) runs it alone; -I (--dont-release-ipvs) is
+// Options.KeepOnStop:
+//
+//	chk, err := lvs.New(cfg, lvs.Options{Logf: logf, Alert: mailer, KeepOnStop: dontReleaseIPVS})
+//	if err != nil { ... }
+//	g.Go(func() error { return chk.Run(ctx) }) // returns at once without virtual_server
+//
+// Alert receives keepalived's subjects and bodies ("[router_id] Realserver
+// [192.0.2.21]:tcp:80 of virtual server [192.0.2.1]:tcp:80 - DOWN", "=> TCP
+// CHECK failed on service <="); the daemon sends them with its SMTP
+// client. A reload builds a new Checker from the new configuration after
+// the old one's Run has returned.
 package lvs
