@@ -411,6 +411,12 @@ func (s *Server) putIdle(sc *serverConn) {
 		return
 	}
 	sc.idle = time.Now()
+	if sc.br != nil && sc.br.Buffered() == 0 {
+		// Idle connections keep no buffers.
+		putReader(sc.br)
+		putWriter(sc.bw)
+		sc.br, sc.bw = nil, nil
+	}
 	s.poolMu.Lock()
 	if len(s.idle) >= maxIdlePerServer {
 		s.poolMu.Unlock()
@@ -430,6 +436,9 @@ func (s *Server) getIdle() *serverConn {
 		sc := s.idle[len(s.idle)-1]
 		s.idle = s.idle[:len(s.idle)-1]
 		if time.Since(sc.idle) < 5*time.Second {
+			if sc.br == nil {
+				sc.br, sc.bw = getReader(sc.conn), getWriter(sc.conn)
+			}
 			return sc
 		}
 		sc.close()

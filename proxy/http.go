@@ -80,11 +80,22 @@ func (s *session) serveHTTP() {
 					putWriter(bw)
 					bw = nil
 				}
+				if sc := s.srvConn; sc != nil {
+					// The server connection goes back to the pool.
+					s.srvConn = nil
+					if sc.used {
+						sc.srv.putIdle(sc)
+					} else {
+						sc.close()
+					}
+				}
 				if kaTO > 0 {
 					c.SetReadDeadline(idleStart.Add(kaTO))
 				} else {
 					c.SetReadDeadline(time.Time{})
 				}
+				// Drop the exchange's references to the pooled buffers.
+				s.x = exchange{resp: s.x.resp}
 				if err = s.pr.wait(); err == nil {
 					br = getReader(&s.pr)
 				}
