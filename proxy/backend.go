@@ -134,7 +134,25 @@ func (be *Backend) setWeight(s *Server, w int) {
 var (
 	errNoServer     = errors.New("no server available")
 	errQueueTimeout = errors.New("queue timeout")
+	errQueueFull    = errors.New("queue full")
 )
+
+// queueFull reports that the backend queue holds as many requests as the
+// usable servers' maxqueue allow (only when every usable server has a
+// maxqueue; HAProxy then sends the request elsewhere or answers 503).
+func (be *Backend) queueFull() bool {
+	limit := int64(0)
+	for i, s := range be.Servers {
+		if !be.bal.Usable(i) {
+			continue
+		}
+		if s.Cfg.Maxqueue <= 0 {
+			return false
+		}
+		limit += int64(s.Cfg.Maxqueue)
+	}
+	return be.Counters.Qcur.Load() >= limit
+}
 
 // pick chooses a server, queueing when every usable server is at its
 // maxconn, as HAProxy's backend queue. It returns the server with one
@@ -185,6 +203,9 @@ func (be *Backend) pickFrom(ctx context.Context, k balance.Key, avoid, forced *S
 		}
 		if !be.anyUsable() {
 			return nil, 0, errNoServer
+		}
+		if start.IsZero() && be.queueFull() {
+			return nil, 0, errQueueFull
 		}
 		// Every usable server is full: wait in the backend queue.
 		if start.IsZero() {

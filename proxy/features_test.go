@@ -346,3 +346,39 @@ backend be
 		t.Fatalf("smax %d, want 1", got)
 	}
 }
+
+// TestServerMaxqueue: with maxconn 1 and maxqueue 1, a third concurrent
+// request is refused at once with 503 instead of waiting.
+func TestServerMaxqueue(t *testing.T) {
+	release := make(chan struct{})
+	b := startBackend(t, "b", func(c net.Conn, br *bufio.Reader, req *http1.Request) bool {
+		<-release
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		return false
+	})
+	fe := freeAddr(t)
+	p := startProxy(t, httpDefaults+`
+  timeout queue 5s
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  server s1 `+b.addr+` maxconn 1 maxqueue 1
+`, Options{})
+	be := p.Backend("be")
+	results := make(chan string, 2)
+	go func() { results <- roundTrip(t, fe, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second) }()
+	waitFor(t, 3*time.Second, "first request at the server", func() bool { return be.Servers[0].Conns() == 1 })
+	go func() { results <- roundTrip(t, fe, "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second) }()
+	waitFor(t, 3*time.Second, "second request queued", func() bool { return be.Counters.Qcur.Load() == 1 })
+	start := time.Now()
+	if got := roundTrip(t, fe, "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n", 3*time.Second); statusOf(got) != 503 || time.Since(start) > time.Second {
+		t.Fatalf("third request: %q after %v", got, time.Since(start))
+	}
+	close(release)
+	for i := 0; i < 2; i++ {
+		if got := <-results; statusOf(got) != 200 {
+			t.Fatalf("request: %q", got)
+		}
+	}
+}
