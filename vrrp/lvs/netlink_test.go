@@ -37,8 +37,12 @@ func unhex(t *testing.T, s string) []byte {
 
 // body is a serialized request without its nlmsghdr sequence number and
 // port id, which the netlink package assigns.
-func serialize(t *testing.T, cmd uint8, s *Service, d *Dest) []byte {
+func serialize(t testing.TB, cmd uint8, s *Service, d *Dest) []byte {
 	t.Helper()
+	return rawRequest(cmd, s, d)
+}
+
+func rawRequest(cmd uint8, s *Service, d *Dest) []byte {
 	b := request(0x1234, cmd, s, d).Serialize()
 	binary.LittleEndian.PutUint32(b[8:12], 0)  // nlmsg_seq
 	binary.LittleEndian.PutUint32(b[12:16], 0) // nlmsg_pid
