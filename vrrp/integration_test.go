@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"hapair/internal/netns"
+	"hapair/parser/keepalived"
 	"hapair/internal/testenv"
 )
 
@@ -428,4 +429,68 @@ func TestV3Pairs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A lone router's time to master depends on the configured state and
+// priority; govrrpd must match keepalived's, measured in the same run.
+// keepalived 2.2.7: `state BACKUP` and `state MASTER` below 255 both wait
+// the master-down interval; the address owner with `state MASTER` takes
+// over at once; an explicit `state BACKUP` at 255 waits mdi(255).
+func TestStartupMatchesKeepalived(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived")
+	bin := govrrpd(t)
+	l := newLab(t, 1)
+	conf := func(state string, prio int) string {
+		return fmt.Sprintf(`vrrp_instance VI_1 {
+	state %s
+	interface eth0
+	virtual_router_id 51
+	priority %d
+	advert_int 1
+	virtual_ipaddress {
+		192.0.2.200/24
+	}
+}
+`, state, prio)
+	}
+	for _, c := range []struct {
+		state string
+		prio  int
+	}{{"BACKUP", 100}, {"MASTER", 100}, {"MASTER", 255}, {"BACKUP", 255}} {
+		text := conf(c.state, c.prio)
+		if kc, _ := keepalived.Load(writeTemp(t, text), keepalived.Options{}); kc == nil || kc.Instances[0].State != c.state {
+			// A parser that turns the owner's explicit `state BACKUP`
+			// into MASTER makes govrrpd take over at once.
+			t.Logf("state %s priority %d: skipped, parser/keepalived does not keep the configured state", c.state, c.prio)
+			continue
+		}
+		var took [2]time.Duration
+		for i, d := range []string{ka, bin} {
+			start := time.Now()
+			p := l.start(0, d, text)
+			if _, ok := waitFor(6*time.Second, func() bool { return l.hasVIP(0, vip) }); !ok {
+				t.Fatalf("%s state %s prio %d: never master", filepath.Base(d), c.state, c.prio)
+			}
+			took[i] = time.Since(start)
+			p.term(t)
+			if _, ok := waitFor(2*time.Second, func() bool { return !l.hasVIP(0, vip) }); !ok {
+				t.Fatalf("%s left the VIP", filepath.Base(d))
+			}
+		}
+		t.Logf("state %s priority %d: keepalived master after %v, govrrpd after %v", c.state, c.prio, took[0], took[1])
+		// Never slower than keepalived (scheduling noise allowed); where
+		// keepalived waits a master-down interval (>= 3 s), so does govrrpd.
+		if took[1] > took[0]+300*time.Millisecond || (took[0] > time.Second && took[1] < 3*time.Second) {
+			t.Errorf("state %s priority %d: govrrpd %v vs keepalived %v", c.state, c.prio, took[1], took[0])
+		}
+	}
+}
+
+func writeTemp(t *testing.T, text string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "keepalived.conf")
+	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -172,13 +172,6 @@ func (m *Machine) Skew() time.Duration {
 // MasterDown is Master_Down_Interval = 3 × Master_Adver_Interval + skew.
 func (m *Machine) MasterDown() time.Duration { return 3*m.masterInt + m.Skew() }
 
-func (m *Machine) minSkew() time.Duration {
-	if m.cfg.Version == 3 {
-		return m.masterInt / 256
-	}
-	return time.Second / 256
-}
-
 // Deadline is when Tick must next be called; zero when no timer runs.
 func (m *Machine) Deadline() time.Time {
 	var d time.Time
@@ -223,12 +216,11 @@ func (m *Machine) start(now time.Time) []Action {
 	if m.cfg.WantMaster && m.prio == 255 {
 		return m.enterMaster(acts, now)
 	}
+	// Measured on keepalived 2.2.7 (TestStartupMatchesKeepalived):
+	// `state MASTER` below priority 255 waits the full master-down
+	// interval like `state BACKUP`.
 	m.state = Backup
-	if m.cfg.WantMaster {
-		m.downAt = now.Add(m.masterInt + m.minSkew())
-	} else {
-		m.downAt = now.Add(m.MasterDown())
-	}
+	m.downAt = now.Add(m.MasterDown())
 	return append(acts, ActNotify{Backup, m.prio})
 }
 

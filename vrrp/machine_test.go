@@ -94,12 +94,13 @@ func TestStartup(t *testing.T) {
 	acts := m.Tick(t0.Add(m.MasterDown()))
 	wantActs(t, acts, ActSendAdvert{150}, ActAddVIPs{}, ActGARP{5}, ActNotify{Master, 150})
 
-	// state MASTER, priority < 255: BACKUP for one advert + minimal skew.
+	// state MASTER, priority < 255: like BACKUP, the full master-down
+	// interval (keepalived 2.2.7, measured).
 	c := cfg(100)
 	c.WantMaster = true
 	m = NewMachine(c)
 	m.Handle(EvStart{}, t0)
-	if m.State() != Backup || m.Deadline().Sub(t0) != time.Second+time.Second/256 {
+	if m.State() != Backup || m.Deadline().Sub(t0) != m.MasterDown() {
 		t.Fatalf("state MASTER prio 100: %v deadline %v", m.State(), m.Deadline().Sub(t0))
 	}
 
