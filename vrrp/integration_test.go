@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"hapair/internal/netns"
-	"hapair/parser/keepalived"
 	"hapair/internal/testenv"
+	"hapair/parser/keepalived"
 )
 
 var (
