@@ -66,6 +66,9 @@ type Checker struct {
 
 	scripts sync.WaitGroup
 
+	alerts     chan [2]string // subject, body: to the sender goroutine
+	alertsDone chan struct{}
+
 	fifos          []*fifo
 	fifoScript     *exec.Cmd
 	fifoScriptDone chan struct{}
@@ -189,6 +192,7 @@ func (c *Checker) Run(ctx context.Context) error {
 	}
 	c.openFifos()
 	defer c.closeFifos()
+	c.startAlerts()
 	c.mu.Lock()
 	acts := c.model.Start()
 	c.mu.Unlock()
@@ -253,7 +257,58 @@ loop:
 	}
 	c.apply(acts)
 	c.waitScripts()
+	c.stopAlerts()
 	return nil
+}
+
+// alertQueue bounds the alerts waiting for a slow mail server.
+const alertQueue = 64
+
+// startAlerts starts the goroutine that hands alerts to Options.Alert one
+// at a time, in order, so that a slow SMTP server never holds up the
+// checks (keepalived sends its mail from a thread of its own too).
+func (c *Checker) startAlerts() {
+	if c.opts.Alert == nil {
+		return
+	}
+	c.alerts = make(chan [2]string, alertQueue)
+	c.alertsDone = make(chan struct{})
+	go func() {
+		defer close(c.alertsDone)
+		for a := range c.alerts {
+			if err := c.opts.Alert(a[0], a[1]); err != nil {
+				c.opts.Logf("SMTP alert %q: %v", a[0], err)
+			}
+		}
+	}()
+}
+
+func (c *Checker) alert(subject, body string) {
+	if c.alerts == nil {
+		c.opts.Logf("SMTP alert (no mailer configured): %s", subject)
+		return
+	}
+	select {
+	case c.alerts <- [2]string{subject, body}:
+	default:
+		c.opts.Logf("SMTP alert %q dropped: %d alerts already waiting for the mail server", subject, alertQueue)
+	}
+}
+
+// stopAlerts lets the queued alerts go out, bounded by ScriptWait.
+func (c *Checker) stopAlerts() {
+	if c.alerts == nil {
+		return
+	}
+	close(c.alerts)
+	t := time.NewTimer(c.opts.ScriptWait)
+	defer t.Stop()
+	select {
+	case <-c.alertsDone:
+	case <-t.C:
+		c.opts.Logf("SMTP alerts still being sent after %v at shutdown - not waiting for them", c.opts.ScriptWait)
+	}
+	c.alerts = nil
 }
 
 func (c *Checker) waitScripts() {
@@ -354,11 +409,7 @@ func (c *Checker) apply(acts []Action) {
 		case ActScript:
 			c.runScript(a.Script)
 		case ActAlert:
-			if c.opts.Alert == nil {
-				c.opts.Logf("SMTP alert (no mailer configured): %s", a.Subject)
-			} else if err := c.opts.Alert(a.Subject, a.Body); err != nil {
-				c.opts.Logf("SMTP alert %q: %v", a.Subject, err)
-			}
+			c.alert(a.Subject, a.Body)
 		case ActLog:
 			c.opts.Logf("%s", a.Msg)
 		case ActFifo:

@@ -526,3 +526,51 @@ func TestKeepOnStop(t *testing.T) {
 		t.Fatalf("table changed at stop: %q", f.Calls())
 	}
 }
+
+// TestSlowMailerDoesNotStallChecks: alerts go out from their own
+// goroutine, so a mail server that hangs does not hold up IPVS updates,
+// and shutdown waits for it only ScriptWait.
+func TestSlowMailerDoesNotStallChecks(t *testing.T) {
+	ln := listen(t, "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	conf := fmt.Sprintf(`
+global_defs {
+    notification_email { root@localhost }
+    smtp_server 127.0.0.1
+}
+virtual_server 192.0.2.1 80 {
+    delay_loop 0.1
+    real_server 127.0.0.1 %d { TCP_CHECK { connect_timeout 1 } }
+}`, port)
+	release := make(chan struct{})
+	var sent atomic.Int32
+	alert := func(string, string) error {
+		<-release
+		sent.Add(1)
+		return nil
+	}
+	f := newFake()
+	svc, rs := "TCP 192.0.2.1:80", fmt.Sprintf("127.0.0.1:%d", port)
+	defer close(release)
+	c, err := New(loadConf(t, conf), Options{IPVS: f, Alert: alert, ScriptWait: 200 * time.Millisecond, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor(t, "added", waitLong, func() bool { _, ok := f.Weight(svc, rs); return ok })
+	ln.Close()
+	waitFor(t, "removed while the mailer hangs", waitLong, func() bool { _, ok := f.Weight(svc, rs); return !ok })
+	listen(t, rs)
+	waitFor(t, "added back while the mailer hangs", waitLong, func() bool { _, ok := f.Weight(svc, rs); return ok })
+	cancel()
+	select {
+	case <-done: // the hung mailer held shutdown for ScriptWait only
+	case <-time.After(waitLong):
+		t.Fatal("Run waited for the hung mailer")
+	}
+	if sent.Load() != 0 {
+		t.Fatalf("%d alerts sent through a hung mailer", sent.Load())
+	}
+}

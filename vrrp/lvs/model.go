@@ -405,8 +405,8 @@ func (m *Model) Stop() []Action {
 			s.set, s.alive = false, false
 		}
 		for _, rs := range vs.rss {
+			out = append(out, Action{Kind: ActLog, VS: vi, Msg: fmt.Sprintf("Shutting down %sservice %s from VS %s", ifs(rs.inhibit && !rs.alive, "(inhibited) ", ""), rs.name, vs.name)})
 			if rs.set {
-				out = append(out, Action{Kind: ActLog, VS: vi, Msg: fmt.Sprintf("Shutting down %sservice %s from VS %s", ifs(rs.inhibit && !rs.alive, "(inhibited) ", ""), rs.name, vs.name)})
 				out = append(out, Action{Kind: ActDelDest, VS: vi, Dest: m.dest(vs, rs, realWeight(rs.weight))})
 				rs.set = false
 			}
