@@ -701,13 +701,16 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 	resp := &x.resp
 	var bodyErr error
 	abort := func() {
-		sc.close()
-		s.srvConn = nil
+		// Stop the body copier (it uses sc's writer) before the
+		// buffers go back to their pools.
+		sc.conn.Close()
 		if bodyDone != nil {
 			s.cli.SetReadDeadline(time.Now())
 			bodyErr = <-bodyDone
 			bodyDone = nil
 		}
+		sc.close()
+		s.srvConn = nil
 	}
 	for {
 		if srvTO > 0 {
@@ -799,7 +802,7 @@ done:
 		x.rec.ResCaptures = captures(fe.Cfg.Captures, "response header", resp.Header)
 	}
 	resp.WriteHead(x.bw, connHdr)
-	if srvTO > 0 && (resp.Body.Chunked || resp.Body.Length > int64(sc.br.Buffered())) {
+	if srvTO > 0 && (resp.Body.Chunked || resp.Body.Length < 0 || resp.Body.Length > int64(sc.br.Buffered())) {
 		// The body is still coming: timeout server counts from here.
 		sc.conn.SetReadDeadline(time.Now().Add(srvTO))
 	}
