@@ -367,9 +367,13 @@ backend be
 `, Options{})
 	be := p.Backend("be")
 	results := make(chan string, 2)
-	go func() { results <- roundTrip(t, fe, "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second) }()
+	go func() {
+		results <- roundTrip(t, fe, "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
+	}()
 	waitFor(t, 3*time.Second, "first request at the server", func() bool { return be.Servers[0].Conns() == 1 })
-	go func() { results <- roundTrip(t, fe, "GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second) }()
+	go func() {
+		results <- roundTrip(t, fe, "GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
+	}()
 	waitFor(t, 3*time.Second, "second request queued", func() bool { return be.Counters.Qcur.Load() == 1 })
 	start := time.Now()
 	if got := roundTrip(t, fe, "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n", 3*time.Second); statusOf(got) != 503 || time.Since(start) > time.Second {
