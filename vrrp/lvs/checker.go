@@ -271,11 +271,11 @@ func (c *Checker) startAlerts() {
 	if c.opts.Alert == nil {
 		return
 	}
-	c.alerts = make(chan [2]string, alertQueue)
-	c.alertsDone = make(chan struct{})
+	queue, done := make(chan [2]string, alertQueue), make(chan struct{})
+	c.alerts, c.alertsDone = queue, done
 	go func() {
-		defer close(c.alertsDone)
-		for a := range c.alerts {
+		defer close(done)
+		for a := range queue {
 			if err := c.opts.Alert(a[0], a[1]); err != nil {
 				c.opts.Logf("SMTP alert %q: %v", a[0], err)
 			}
