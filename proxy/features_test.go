@@ -191,19 +191,27 @@ func TestBindIPv6AndV4V6(t *testing.T) {
 	l, _ = net.Listen("tcp6", "[::]:0")
 	pdual := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	l, _ = net.Listen("tcp6", "[::]:0")
+	ponly := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	startProxy(t, httpDefaults+fmt.Sprintf(`
 frontend f
   bind [::1]:%d
   bind :::%d v4v6
+  bind :::%d v6only
   default_backend be
 backend be
   server s1 %s
-`, p6, pdual, b.addr), Options{})
-	for _, addr := range []string{fmt.Sprintf("[::1]:%d", p6), fmt.Sprintf("[::1]:%d", pdual), fmt.Sprintf("127.0.0.1:%d", pdual)} {
+`, p6, pdual, ponly, b.addr), Options{})
+	for _, addr := range []string{fmt.Sprintf("[::1]:%d", p6), fmt.Sprintf("[::1]:%d", pdual), fmt.Sprintf("127.0.0.1:%d", pdual), fmt.Sprintf("[::1]:%d", ponly)} {
 		got := roundTrip(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 3*time.Second)
 		if statusOf(got) != 200 {
 			t.Errorf("%s: %q", addr, got)
 		}
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ponly), time.Second); err == nil {
+		c.Close()
+		t.Errorf("v6only bind accepted IPv4")
 	}
 	if xff := b.requests()[0].Header.Get("X-Forwarded-For"); xff != "" {
 		t.Logf("xff %q", xff)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -81,7 +83,8 @@ func (fe *Frontend) listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error
 
 // Listen opens a TCP listener for one bind address with SO_REUSEADDR, as
 // HAProxy does. An empty host binds all IPv4 addresses (HAProxy's `:80`);
-// `::` binds IPv6 only unless the bind says v4v6.
+// `::` binds IPv6 and IPv4 unless the bind says v6only or the system
+// binds IPv6 only by default (then v4v6 brings IPv4 back).
 func Listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
 	network := "tcp4"
 	host := a.Host
@@ -97,9 +100,20 @@ func Listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
 	case "unix":
 		return net.Listen("unix", a.Host)
 	}
-	dualStack := network == "tcp6" && b != nil && b.V4V6
-	if dualStack {
-		network = "tcp"
+	if network == "tcp6" && (host == "::" || host == "") {
+		// The IPv6 wildcard: v6only forces IPv6 only, v4v6 forces both,
+		// otherwise the system default (net.ipv6.bindv6only) decides,
+		// as with HAProxy. Go's "tcp" network binds [::] dual-stack,
+		// "tcp6" sets IPV6_V6ONLY.
+		v6only := b != nil && b.V6Only
+		if !v6only && (b == nil || !b.V4V6) {
+			if v, err := os.ReadFile("/proc/sys/net/ipv6/bindv6only"); err == nil && strings.TrimSpace(string(v)) == "1" {
+				v6only = true
+			}
+		}
+		if !v6only {
+			network = "tcp"
+		}
 	}
 	lc := net.ListenConfig{
 		// No Go default TCP keep-alive on accepted connections (four
@@ -110,9 +124,6 @@ func Listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
 			var serr error
 			err := c.Control(func(fd uintptr) {
 				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-				if serr == nil && network == "tcp6" {
-					serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
-				}
 			})
 			if err != nil {
 				return err
