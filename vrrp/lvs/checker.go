@@ -35,8 +35,8 @@ type Options struct {
 	// Alert sends an SMTP alert (the daemon wires its mailer here). Nil:
 	// the alert is only logged.
 	Alert func(subject, body string) error
-	// NewProbe builds the probe of a checker (nil: NewProbe). Tests use
-	// it to script results.
+	// NewProbe builds the probe of a checker (nil: NewProbe with the
+	// configuration's global_defs). Tests use it to script results.
 	NewProbe func(vs *keepalived.VirtualServer, rs *keepalived.RealServer, c *keepalived.Checker) (checks.Checker, error)
 	// Rand returns a number in [0,1) that places each checker's first
 	// run within its warmup (nil: math/rand).
@@ -64,7 +64,9 @@ type Checker struct {
 	mu    sync.Mutex
 	model *Model
 
-	scripts sync.WaitGroup
+	scripts       sync.WaitGroup
+	scriptCred    *syscall.Credential // notify scripts' user (nil: the daemon's)
+	scriptCredErr error               // no usable default user: notify scripts are not run
 
 	alerts     chan [2]string // subject, body: to the sender goroutine
 	alertsDone chan struct{}
@@ -98,7 +100,9 @@ func New(cfg *keepalived.Config, opts Options) (*Checker, error) {
 		opts.Logf = log.Printf
 	}
 	if opts.NewProbe == nil {
-		opts.NewProbe = NewProbe
+		opts.NewProbe = func(vs *keepalived.VirtualServer, rs *keepalived.RealServer, c *keepalived.Checker) (checks.Checker, error) {
+			return NewProbe(&cfg.Global, vs, rs, c)
+		}
 	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
@@ -107,6 +111,9 @@ func New(cfg *keepalived.Config, opts Options) (*Checker, error) {
 		opts.ScriptWait = 5 * time.Second
 	}
 	c := &Checker{cfg: cfg, opts: opts, ipvs: opts.IPVS}
+	if c.scriptCred, c.scriptCredErr = scriptCredential(&cfg.Global, ""); c.scriptCredErr != nil {
+		opts.Logf("Unable to set default user for notify scripts (%v) - not running them", c.scriptCredErr)
+	}
 	var warn []string
 	c.model, warn = NewModel(cfg)
 	for _, w := range warn {
@@ -435,13 +442,17 @@ func (c *Checker) ipvsErr(s Service, what string, err error) {
 }
 
 // runScript runs a notify script as keepalived's notify_exec does: argv
-// split without a shell, its own process group, output discarded, not
-// waited for (but reaped, and waited for at shutdown, bounded).
+// split without a shell, its own process group, as the default script
+// user, output discarded, not waited for (but reaped, and waited for at
+// shutdown, bounded).
 func (c *Checker) runScript(line string) {
 	if c.opts.Exec != nil {
 		if err := c.opts.Exec(line); err != nil {
 			c.opts.Logf("notify script %q: %v", line, err)
 		}
+		return
+	}
+	if c.scriptCredErr != nil {
 		return
 	}
 	argv, err := checks.SplitCommand(line)
@@ -450,7 +461,7 @@ func (c *Checker) runScript(line string) {
 		return
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.scriptCred}
 	if err := cmd.Start(); err != nil {
 		c.opts.Logf("notify script %q: %v", line, err)
 		return

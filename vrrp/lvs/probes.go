@@ -132,8 +132,9 @@ func MonitorConfig(t Timing, alpha bool, rnd float64) checks.Config {
 // vs: TCP_CHECK is checks.TCP, HTTP_GET/SSL_GET one checks.HTTP per url
 // (all must pass, in order), MISC_CHECK checks.Script (misc_dynamic: exit
 // 2..255 counts as success, the Model reads the weight from the code),
-// SMTP_CHECK checks.SMTP, PING_CHECK checks.ICMP.
-func NewProbe(vs *keepalived.VirtualServer, rs *keepalived.RealServer, c *keepalived.Checker) (checks.Checker, error) {
+// SMTP_CHECK checks.SMTP, PING_CHECK checks.ICMP. g (global_defs, may be
+// nil) gives the default script user of MISC_CHECK.
+func NewProbe(g *keepalived.Global, vs *keepalived.VirtualServer, rs *keepalived.RealServer, c *keepalived.Checker) (checks.Checker, error) {
 	ip := rs.IP.Unmap()
 	if c.ConnectIP.IsValid() {
 		ip = c.ConnectIP.Unmap()
@@ -199,6 +200,9 @@ func NewProbe(vs *keepalived.VirtualServer, rs *keepalived.RealServer, c *keepal
 			return nil, fmt.Errorf("%s: misc_path %q: cannot split it (%v)", c.Pos, c.MiscPath, err)
 		}
 		s := &checks.Script{Argv: argv}
+		if s.Credential, err = scriptCredential(g, c.Options["user"]); err != nil {
+			return nil, fmt.Errorf("%s: Unable to set user for misc script %s (%v)", c.Pos, argv[0], err)
+		}
 		if !c.MiscDynamic {
 			return s, nil
 		}

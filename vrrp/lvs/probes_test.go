@@ -76,7 +76,7 @@ virtual_server 192.0.2.1 80 {
 		t.Fatalf("kinds %q want %q", kinds, want)
 	}
 	mk := func(i int) checks.Checker {
-		c, err := NewProbe(vs, rs, probes[i])
+		c, err := NewProbe(&cfg.Global, vs, rs, probes[i])
 		if err != nil {
 			t.Fatalf("probe %d: %v", i, err)
 		}
@@ -140,7 +140,7 @@ func TestNewProbeErrors(t *testing.T) {
 		{Kind: "HTTP_GET", URLs: []keepalived.URLCheck{{Path: "/", StatusCode: []string{"abc"}}}},
 		{Kind: "UDP_CHECK"},
 	} {
-		if _, err := NewProbe(vs, rs, c); err == nil {
+		if _, err := NewProbe(nil, vs, rs, c); err == nil {
 			t.Errorf("%+v accepted", c)
 		}
 	}
