@@ -63,6 +63,7 @@ type Checker struct {
 
 	mu    sync.Mutex
 	model *Model
+	ran   bool
 
 	scripts       sync.WaitGroup
 	scriptCred    *syscall.Credential // notify scripts' user (nil: the daemon's)
@@ -191,6 +192,13 @@ type resultMsg struct {
 // It returns nil after a clean shutdown, and at once when the
 // configuration has no virtual_server.
 func (c *Checker) Run(ctx context.Context) error {
+	c.mu.Lock()
+	ran := c.ran
+	c.ran = true
+	c.mu.Unlock()
+	if ran {
+		return fmt.Errorf("lvs: Run called twice on one Checker (build a new one with New)")
+	}
 	if len(c.cfg.VirtualServers) == 0 {
 		return nil
 	}

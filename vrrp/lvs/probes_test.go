@@ -178,6 +178,9 @@ func TestNoVirtualServers(t *testing.T) {
 	if err := c.Run(ctx); err != nil || ctx.Err() != nil {
 		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
 	}
+	if err := c.Run(ctx); err == nil {
+		t.Fatal("second Run accepted")
+	}
 	if _, err := New(nil, Options{}); err == nil || errors.Is(err, context.Canceled) {
 		t.Fatal("nil config accepted")
 	}
