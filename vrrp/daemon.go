@@ -23,6 +23,9 @@ type Options struct {
 	// OnState is called from the instance's goroutine on every state
 	// change (notify scripts, FIFO, tests). It must not block for long.
 	OnState func(instance string, state State, prio int)
+	// OnGroupState is called when a vrrp_sync_group changes state (the
+	// state of its members' latest transition).
+	OnGroupState func(group string, state State)
 }
 
 // Daemon runs the VRRP instances of a keepalived configuration.
@@ -32,6 +35,9 @@ type Daemon struct {
 	mu    sync.Mutex
 	cfg   *keepalived.Config
 	insts map[string]*instance
+	// groups maps an instance to its vrrp_sync_group.
+	groups      map[string]*keepalived.SyncGroup
+	groupStates map[string]State
 	conns map[bool]*rawConn // by family (true: IPv6)
 	// joined records the (family, ifindex) pairs that joined the group.
 	joined  map[[2]int]bool
@@ -52,6 +58,7 @@ func New(cfg *keepalived.Config, opts Options) (*Daemon, error) {
 	for _, ic := range cfg.Instances {
 		d.insts[ic.Name] = newInstance(d, ic)
 	}
+	d.setGroups(cfg)
 	return d, nil
 }
 
@@ -293,6 +300,7 @@ func (d *Daemon) Reload(cfg *keepalived.Config) error {
 	d.mu.Lock()
 	d.insts = next
 	d.cfg = cfg
+	d.setGroups(cfg)
 	d.mu.Unlock()
 	for _, in := range start {
 		if err := d.start(in); err != nil {
@@ -357,3 +365,52 @@ next:
 
 // timeNow is the clock; instances read it only through here.
 var timeNow = time.Now
+
+// setGroups indexes the sync groups of cfg. Called with d.mu held or
+// before Run.
+func (d *Daemon) setGroups(cfg *keepalived.Config) {
+	d.groups = map[string]*keepalived.SyncGroup{}
+	if d.groupStates == nil {
+		d.groupStates = map[string]State{}
+	}
+	for _, g := range cfg.SyncGroups {
+		for _, m := range g.Group {
+			d.groups[m] = g
+		}
+	}
+}
+
+// syncPeers returns the other members of name's sync group.
+func (d *Daemon) syncPeers(name string) []*instance {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g := d.groups[name]
+	if g == nil {
+		return nil
+	}
+	var out []*instance
+	for _, m := range g.Group {
+		if in := d.insts[m]; m != name && in != nil {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// groupState records a member's transition as its group's state and
+// reports a change of the group's state.
+func (d *Daemon) groupState(name string, st State) {
+	d.mu.Lock()
+	g := d.groups[name]
+	changed := g != nil && d.groupStates[g.Name] != st
+	if changed {
+		d.groupStates[g.Name] = st
+	}
+	d.mu.Unlock()
+	if changed {
+		d.logf("VRRP_Group(%s) Syncing instances to %s state", g.Name, st)
+		if d.opts.OnGroupState != nil {
+			d.opts.OnGroupState(g.Name, st)
+		}
+	}
+}

@@ -23,6 +23,7 @@ type instance struct {
 	six    bool
 	rx     chan rxPacket
 	kick   chan struct{} // tracking changed
+	sync   chan State    // a sync group peer's transition
 	done   chan struct{}
 	cancel context.CancelFunc
 
@@ -49,7 +50,7 @@ type instance struct {
 func newInstance(d *Daemon, ic *keepalived.Instance) *instance {
 	in := &instance{
 		d: d, cfg: ic, name: ic.Name, vrid: ic.VRID, six: ic.IPv6,
-		rx: make(chan rxPacket, 64), kick: make(chan struct{}, 1), done: make(chan struct{}),
+		rx: make(chan rxPacket, 64), kick: make(chan struct{}, 1), sync: make(chan State, 8), done: make(chan struct{}),
 		cancel: func() {}, deltas: map[string]int{}, faults: map[string]bool{}, prio: ic.Priority,
 	}
 	for _, v := range ic.VIPs {
@@ -221,9 +222,23 @@ func (in *instance) setDelta(source string, delta int) {
 func (in *instance) setFaultSource(source string, fault bool) {
 	in.mu.Lock()
 	in.faults[source] = fault
+	own := false
+	for s, f := range in.faults {
+		own = own || (f && !strings.HasPrefix(s, syncSource))
+	}
 	in.mu.Unlock()
 	in.poke()
+	if !strings.HasPrefix(source, syncSource) {
+		// A fault of a sync group member puts the whole group in FAULT.
+		for _, peer := range in.d.syncPeers(in.name) {
+			peer.setFaultSource(syncSource+in.name, own)
+		}
+	}
 }
+
+// syncSource prefixes the fault sources set by sync group peers.
+const syncSource = "sync:"
+
 
 func (in *instance) poke() {
 	select {
@@ -275,6 +290,8 @@ func (in *instance) run(ctx context.Context) {
 			in.apply(m, m.Tick(timeNow()))
 		case pk := <-in.rx:
 			in.receive(m, pk)
+		case st := <-in.sync:
+			in.apply(m, m.Handle(EvSync{st}, timeNow()))
 		case <-in.kick:
 			in.mu.Lock()
 			prio, fault := in.effective()
@@ -367,6 +384,15 @@ func (in *instance) apply(m *Machine, acts []Action) {
 			if in.d.opts.OnState != nil {
 				in.d.opts.OnState(in.name, a.State, a.Priority)
 			}
+			if a.State == Master || a.State == Backup {
+				for _, peer := range in.d.syncPeers(in.name) {
+					select {
+					case peer.sync <- a.State:
+					default:
+					}
+				}
+			}
+			in.d.groupState(in.name, a.State)
 		}
 	}
 	in.mu.Lock()

@@ -494,3 +494,118 @@ func writeTemp(t *testing.T, text string) string {
 	}
 	return f
 }
+
+// SIGHUP reloads keepalived.conf: an unchanged instance keeps its state
+// and VIPs without a flap, a new one starts, a removed one stops.
+func TestReloadKeepsUnchangedInstances(t *testing.T) {
+	bin := govrrpd(t)
+	l := newLab(t, 1)
+	inst := func(name string, vrid int, addr string) string {
+		return fmt.Sprintf(`vrrp_instance %s {
+	state MASTER
+	interface eth0
+	virtual_router_id %d
+	priority 255
+	advert_int 1
+	virtual_ipaddress {
+		%s/24
+	}
+}
+`, name, vrid, addr)
+	}
+	p := l.start(0, bin, inst("VI_1", 51, vip))
+	conf := filepath.Join(filepath.Dir(p.log.Name()), "keepalived.conf")
+	l.expectSole(0, vip, 3*time.Second, "owner start")
+	reload := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Process.Signal(syscall.SIGHUP)
+	}
+	logHas := func(s string) bool {
+		b, _ := os.ReadFile(p.log.Name())
+		return strings.Count(string(b), s) > 0
+	}
+	reload(inst("VI_1", 51, vip))
+	if _, ok := waitFor(3*time.Second, func() bool { return logHas("Reloaded: 1 kept, 0 stopped, 0 started") }); !ok {
+		t.Fatal("no reload logged")
+	}
+	l.stays(0, vip, 500*time.Millisecond, "unchanged instance across reload")
+	if logHas("removing VIPs") {
+		t.Fatal("an unchanged instance removed its VIPs on reload")
+	}
+	reload(inst("VI_1", 51, vip) + inst("VI_2", 52, "192.0.2.201"))
+	if _, ok := waitFor(3*time.Second, func() bool { return l.hasVIP(0, "192.0.2.201") }); !ok {
+		t.Fatal("new instance did not start on reload")
+	}
+	if !l.hasVIP(0, vip) || logHas("removing VIPs") {
+		t.Fatal("VI_1 flapped when VI_2 was added")
+	}
+	reload(inst("VI_2", 52, "192.0.2.201"))
+	if _, ok := waitFor(3*time.Second, func() bool { return !l.hasVIP(0, vip) }); !ok {
+		t.Fatal("removed instance kept its VIP")
+	}
+	if !l.hasVIP(0, "192.0.2.201") {
+		t.Fatal("VI_2 lost its VIP when VI_1 was removed")
+	}
+}
+
+// A vrrp_sync_group moves its members together: when one member's tracked
+// interface goes down, the whole group goes to FAULT on govrrpd and
+// keepalived takes both VIPs.
+func TestSyncGroupFault(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived")
+	bin := govrrpd(t)
+	l := newLab(t, 2)
+	l.nodes[0].Run("ip", "link", "add", "dum0", "type", "veth", "peer", "name", "dum1")
+	l.nodes[0].Run("ip", "link", "set", "dum1", "up")
+	l.nodes[0].Run("ip", "link", "set", "dum0", "up")
+	conf := func(prio int, track string) string {
+		return fmt.Sprintf(`vrrp_sync_group G1 {
+	group {
+		VI_1
+		VI_2
+	}
+}
+vrrp_instance VI_1 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 51
+	priority %d
+	advert_int 1
+	virtual_ipaddress {
+		192.0.2.200/24
+	}
+}
+vrrp_instance VI_2 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 52
+	priority %d
+	advert_int 1
+	%s
+	virtual_ipaddress {
+		192.0.2.201/24
+	}
+}
+`, prio, prio, track)
+	}
+	l.start(0, bin, conf(150, "track_interface {\n\t\tdum0\n\t}"))
+	l.start(1, ka, conf(100, ""))
+	for _, v := range []string{vip, "192.0.2.201"} {
+		l.expectSole(0, v, 6*time.Second, "election "+v)
+	}
+	down := time.Now()
+	l.nodes[0].Run("ip", "link", "set", "dum0", "down")
+	for _, v := range []string{vip, "192.0.2.201"} {
+		l.expectSole(1, v, 3*time.Second, "sync group fault "+v)
+	}
+	t.Logf("sync group: both VIPs on keepalived %v after the tracked link went down", time.Since(down))
+	up := time.Now()
+	l.nodes[0].Run("ip", "link", "set", "dum0", "up")
+	for _, v := range []string{vip, "192.0.2.201"} {
+		l.expectSole(0, v, 6*time.Second, "sync group recovery "+v)
+	}
+	t.Logf("sync group: both VIPs back on govrrpd %v after the link came up", time.Since(up))
+}

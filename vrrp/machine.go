@@ -87,11 +87,17 @@ type EvFault struct{ Fault bool }
 // EvStop stops the instance for good (daemon shutdown).
 type EvStop struct{}
 
+// EvSync is a vrrp_sync_group peer's transition: a member that becomes
+// MASTER takes the other members to MASTER, one that becomes BACKUP takes
+// them to BACKUP (FAULT goes through EvFault).
+type EvSync struct{ State State }
+
 func (EvStart) isEvent()    {}
 func (EvAdvert) isEvent()   {}
 func (EvPriority) isEvent() {}
 func (EvFault) isEvent()    {}
 func (EvStop) isEvent()     {}
+func (EvSync) isEvent()     {}
 
 // Action is an output of the state machine, for the edge to carry out in
 // order.
@@ -200,6 +206,13 @@ func (m *Machine) Handle(ev Event, now time.Time) []Action {
 		return m.setFault(ev.Fault, now)
 	case EvStop:
 		return m.stop()
+	case EvSync:
+		switch {
+		case ev.State == Master && m.state == Backup:
+			return m.enterMaster(m.logf(nil, "sync group peer became MASTER"), now)
+		case ev.State == Backup && m.state == Master:
+			return m.enterBackup(m.logf(nil, "sync group peer became BACKUP"), now)
+		}
 	}
 	return nil
 }

@@ -347,3 +347,15 @@ func TestV3AdoptsInterval(t *testing.T) {
 		t.Fatalf("v3 mdi with the master's interval: %v", got)
 	}
 }
+
+func TestSyncGroupEvents(t *testing.T) {
+	b := NewMachine(cfg(100))
+	b.Handle(EvStart{}, t0)
+	wantActs(t, b.Handle(EvSync{Master}, t0.Add(time.Second)), ActSendAdvert{100}, ActAddVIPs{}, ActGARP{5}, ActNotify{Master, 100})
+	wantActs(t, b.Handle(EvSync{Master}, t0.Add(time.Second)))
+	wantActs(t, b.Handle(EvSync{Backup}, t0.Add(2*time.Second)), ActRemoveVIPs{}, ActNotify{Backup, 100})
+	f := NewMachine(cfg(100))
+	f.Handle(EvFault{true}, t0)
+	f.Handle(EvStart{}, t0)
+	wantActs(t, f.Handle(EvSync{Master}, t0))
+}

@@ -70,6 +70,11 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, opts daemonOptions) 
 				n.StateChanged(notify.Instance, instance, s, prio)
 			}
 		},
+		OnGroupState: func(group string, st vrrp.State) {
+			if s, ok := states[st]; ok {
+				n.StateChanged(notify.Group, group, s, 0)
+			}
+		},
 	})
 	if err != nil {
 		return err
