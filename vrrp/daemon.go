@@ -38,7 +38,7 @@ type Daemon struct {
 	// groups maps an instance to its vrrp_sync_group.
 	groups      map[string]*keepalived.SyncGroup
 	groupStates map[string]State
-	conns map[bool]*rawConn // by family (true: IPv6)
+	conns       map[bool]*rawConn // by family (true: IPv6)
 	// joined records the (family, ifindex) pairs that joined the group.
 	joined  map[[2]int]bool
 	running bool

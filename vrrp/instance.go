@@ -239,7 +239,6 @@ func (in *instance) setFaultSource(source string, fault bool) {
 // syncSource prefixes the fault sources set by sync group peers.
 const syncSource = "sync:"
 
-
 func (in *instance) poke() {
 	select {
 	case in.kick <- struct{}{}:
