@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sync"
@@ -123,12 +124,24 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, opts daemonOptions) 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr := make(chan os.Signal, 1)
+	signal.Notify(usr, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(usr)
 	runErr := make(chan error, 1)
 	go func() { runErr <- d.Run(ctx) }()
 	for {
 		select {
 		case err := <-runErr:
 			return err
+		case sig := <-usr:
+			// keepalived's dumps: SIGUSR1 data, SIGUSR2 stats.
+			path, write := "/tmp/keepalived.data", d.WriteData
+			if sig == syscall.SIGUSR2 {
+				path, write = "/tmp/keepalived.stats", d.WriteStats
+			}
+			if err := dumpTo(path, write); err != nil {
+				lg.log(err.Error())
+			}
 		case <-hup:
 			lg.log("Reloading")
 			nc, diags := keepalived.Load(opts.ConfigPath, keepalived.Options{ConfigID: opts.ConfigID})
@@ -150,4 +163,17 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, opts daemonOptions) 
 			startTrack(nc)
 		}
 	}
+}
+
+// dumpTo writes a dump to path (mode 0644, replaced each time).
+func dumpTo(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("dump %s: %w", path, err)
+	}
+	return f.Close()
 }
