@@ -328,7 +328,16 @@ func sameInstance(a, b *keepalived.Instance) bool {
 	x.ExcludedVIPs, y.ExcludedVIPs = strip(x.ExcludedVIPs), strip(y.ExcludedVIPs)
 	x.TrackScripts, y.TrackScripts = nil, nil
 	x.TrackFiles, y.TrackFiles = nil, nil
-	x.Routes, y.Routes, x.Rules, y.Rules = nil, nil, nil, nil
+	stripR := func(v []keepalived.Route) []keepalived.Route {
+		out := make([]keepalived.Route, len(v))
+		for i, e := range v {
+			e.Pos = keepalived.Pos{}
+			out[i] = e
+		}
+		return out
+	}
+	x.Routes, y.Routes = stripR(x.Routes), stripR(y.Routes)
+	x.Rules, y.Rules = stripR(x.Rules), stripR(y.Rules)
 	return reflect.DeepEqual(x, y)
 }
 

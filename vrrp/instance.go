@@ -361,8 +361,10 @@ func (in *instance) apply(m *Machine, acts []Action) {
 					in.logf("%v", err)
 				}
 			}
+			in.setRoutes(true)
 		case ActRemoveVIPs:
 			in.logf("removing VIPs.")
+			in.setRoutes(false)
 			for _, v := range in.vips {
 				if err := delVIP(v); err != nil {
 					in.logf("%v", err)

@@ -609,3 +609,52 @@ vrrp_instance VI_2 {
 	}
 	t.Logf("sync group: both VIPs back on govrrpd %v after the link came up", time.Since(up))
 }
+
+// virtual_routes and virtual_rules follow the VIPs: present while master,
+// gone after stop.
+func TestVirtualRoutesAndRules(t *testing.T) {
+	bin := govrrpd(t)
+	l := newLab(t, 1)
+	p := l.start(0, bin, `vrrp_instance VI_1 {
+	state MASTER
+	interface eth0
+	virtual_router_id 51
+	priority 255
+	advert_int 1
+	virtual_ipaddress {
+		192.0.2.200/24
+	}
+	virtual_routes {
+		203.0.113.0/24 via 192.0.2.254 dev eth0
+		198.51.100.0/24 dev eth0 table 100
+	}
+	virtual_rules {
+		from 192.0.2.200 table 100
+	}
+}
+`)
+	l.expectSole(0, vip, 3*time.Second, "owner start")
+	show := func(args ...string) string {
+		out, _ := l.nodes[0].Command("ip", args...).CombinedOutput()
+		return string(out)
+	}
+	checks := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"route", "show"}, "203.0.113.0/24 via 192.0.2.254 dev eth0"},
+		{[]string{"route", "show", "table", "100"}, "198.51.100.0/24 dev eth0"},
+		{[]string{"rule", "show"}, "from 192.0.2.200 lookup 100"},
+	}
+	for _, c := range checks {
+		if _, ok := waitFor(2*time.Second, func() bool { return strings.Contains(show(c.args...), c.want) }); !ok {
+			t.Errorf("ip %v lacks %q:\n%s", c.args, c.want, show(c.args...))
+		}
+	}
+	p.term(t)
+	for _, c := range checks {
+		if out := show(c.args...); strings.Contains(out, c.want) {
+			t.Errorf("after stop, ip %v still has %q", c.args, c.want)
+		}
+	}
+}
