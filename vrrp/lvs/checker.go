@@ -65,6 +65,9 @@ type Checker struct {
 	model *Model
 	ran   bool
 
+	reloads chan reloadReq
+	stopped chan struct{} // closed when Run returns
+
 	scripts       sync.WaitGroup
 	scriptCred    *syscall.Credential // notify scripts' user (nil: the daemon's)
 	scriptCredErr error               // no usable default user: notify scripts are not run
@@ -85,7 +88,6 @@ type probe struct {
 	cfg    *keepalived.Checker
 	target string
 	timing Timing
-	alpha  bool
 	check  checks.Checker
 }
 
@@ -100,52 +102,17 @@ func New(cfg *keepalived.Config, opts Options) (*Checker, error) {
 	if opts.Logf == nil {
 		opts.Logf = log.Printf
 	}
-	if opts.NewProbe == nil {
-		opts.NewProbe = func(vs *keepalived.VirtualServer, rs *keepalived.RealServer, c *keepalived.Checker) (checks.Checker, error) {
-			return NewProbe(&cfg.Global, vs, rs, c)
-		}
-	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
 	}
 	if opts.ScriptWait <= 0 {
 		opts.ScriptWait = 5 * time.Second
 	}
-	c := &Checker{cfg: cfg, opts: opts, ipvs: opts.IPVS}
+	c := &Checker{cfg: cfg, opts: opts, ipvs: opts.IPVS, reloads: make(chan reloadReq), stopped: make(chan struct{})}
 	if c.scriptCred, c.scriptCredErr = scriptCredential(&cfg.Global, ""); c.scriptCredErr != nil {
 		opts.Logf("Unable to set default user for notify scripts (%v) - not running them", c.scriptCredErr)
 	}
-	var warn []string
-	c.model, warn = NewModel(cfg)
-	for _, w := range warn {
-		opts.Logf("%s", w)
-	}
-	for vi, vs := range cfg.VirtualServers {
-		svcs, err := Services(vs, cfg.VSGroups)
-		if err != nil {
-			opts.Logf("%s: %v - the virtual server is checked but not programmed", vs.Pos, err)
-		}
-		c.services = append(c.services, svcs)
-		for ri, rs := range vs.RealServers {
-			ps, _ := Probes(rs)
-			for ci, pc := range ps {
-				ref := Ref{vi, ri, ci}
-				_, _, st := c.model.lookup(ref)
-				if st == nil {
-					continue
-				}
-				p := probe{ref: ref, vs: vs, rs: rs, cfg: pc, timing: TimingOf(vs, pc), alpha: st.alpha,
-					name: fmt.Sprintf("%s/%d/%d/%d", VSName(vs), vi, ri, ci), target: checkTarget(vs, rs, pc)}
-				p.check, err = opts.NewProbe(vs, rs, pc)
-				if err != nil {
-					opts.Logf("%v - ignoring this checker", err)
-					c.model.Disable(ref)
-					continue
-				}
-				c.probes = append(c.probes, p)
-			}
-		}
-	}
+	c.model, c.services, c.probes = c.build(cfg)
 	if c.ipvs == nil && len(cfg.VirtualServers) > 0 {
 		nl, err := NewNetlink()
 		if err != nil {
@@ -156,6 +123,44 @@ func New(cfg *keepalived.Config, opts Options) (*Checker, error) {
 		}
 	}
 	return c, nil
+}
+
+// build makes the Model, the services and the probes of cfg. Problems are
+// logged: a checker that cannot be built is disabled in the Model.
+func (c *Checker) build(cfg *keepalived.Config) (*Model, [][]Service, []probe) {
+	model, warn := NewModel(cfg)
+	for _, w := range warn {
+		c.opts.Logf("%s", w)
+	}
+	var services [][]Service
+	var probes []probe
+	for vi, vs := range cfg.VirtualServers {
+		svcs, err := Services(vs, cfg.VSGroups)
+		if err != nil {
+			c.opts.Logf("%s: %v - the virtual server is checked but not programmed", vs.Pos, err)
+		}
+		services = append(services, svcs)
+		for ri, rs := range vs.RealServers {
+			ps, _ := Probes(rs)
+			for ci, pc := range ps {
+				ref := Ref{vi, ri, ci}
+				p := probe{ref: ref, vs: vs, rs: rs, cfg: pc, timing: TimingOf(vs, pc),
+					name: fmt.Sprintf("%s/%d/%d/%d", VSName(vs), vi, ri, ci), target: checkTarget(vs, rs, pc)}
+				if c.opts.NewProbe != nil {
+					p.check, err = c.opts.NewProbe(vs, rs, pc)
+				} else {
+					p.check, err = NewProbe(&cfg.Global, vs, rs, pc)
+				}
+				if err != nil {
+					c.opts.Logf("%v - ignoring this checker", err)
+					model.Disable(ref)
+					continue
+				}
+				probes = append(probes, p)
+			}
+		}
+	}
+	return model, services, probes
 }
 
 // IPVSAvailable reports whether the checker programs a real IPVS table.
@@ -181,6 +186,39 @@ func checkTarget(vs *keepalived.VirtualServer, rs *keepalived.RealServer, pc *ke
 	return trio(ip, strings.ToLower(protoName(Protocol(vs.Protocol))), uint16(port))
 }
 
+// startMonitors starts one checks.Monitor per probe, each starting in its
+// checker's current state, and returns the function that stops them and
+// waits for them, and the probes by Monitor name.
+func (c *Checker) startMonitors(ctx context.Context, results chan<- resultMsg, events chan<- checks.Event) (stop func(), byName map[string]*probe) {
+	mctx, cancel := context.WithCancel(ctx)
+	byName = map[string]*probe{}
+	var wg sync.WaitGroup
+	for i := range c.probes {
+		p := &c.probes[i]
+		byName[p.name] = p
+		inner := p.check
+		wrapped := checks.CheckerFunc(func(cctx context.Context) checks.Result {
+			r := inner.Check(cctx)
+			select {
+			case results <- resultMsg{p.ref, r}:
+			case <-mctx.Done():
+			}
+			return r
+		})
+		c.opts.Logf("Activating healthchecker for service %s for VS %s", p.target, VSName(p.vs))
+		c.mu.Lock()
+		down := !c.model.CheckerUp(p.ref)
+		c.mu.Unlock()
+		m := checks.NewMonitor(p.name, wrapped, MonitorConfig(p.timing, down, c.opts.Rand()), events)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = m.Run(mctx)
+		}()
+	}
+	return func() { cancel(); wg.Wait() }, byName
+}
+
 type resultMsg struct {
 	ref Ref
 	res checks.Result
@@ -199,6 +237,7 @@ func (c *Checker) Run(ctx context.Context) error {
 	if ran {
 		return fmt.Errorf("lvs: Run called twice on one Checker (build a new one with New)")
 	}
+	defer close(c.stopped)
 	if len(c.cfg.VirtualServers) == 0 {
 		return nil
 	}
@@ -213,31 +252,9 @@ func (c *Checker) Run(ctx context.Context) error {
 	c.mu.Unlock()
 	c.apply(acts)
 
-	mctx, stop := context.WithCancel(ctx)
 	results := make(chan resultMsg)
 	events := make(chan checks.Event)
-	byName := map[string]*probe{}
-	var wg sync.WaitGroup
-	for i := range c.probes {
-		p := &c.probes[i]
-		byName[p.name] = p
-		inner := p.check
-		wrapped := checks.CheckerFunc(func(cctx context.Context) checks.Result {
-			r := inner.Check(cctx)
-			select {
-			case results <- resultMsg{p.ref, r}:
-			case <-mctx.Done():
-			}
-			return r
-		})
-		c.opts.Logf("Activating healthchecker for service %s for VS %s", p.target, VSName(p.vs))
-		m := checks.NewMonitor(p.name, wrapped, MonitorConfig(p.timing, p.alpha, c.opts.Rand()), events)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = m.Run(mctx)
-		}()
-	}
+	stopMonitors, byName := c.startMonitors(ctx, results, events)
 loop:
 	for {
 		select {
@@ -258,10 +275,14 @@ loop:
 			acts := c.model.Transition(p.ref, ev.Up, ev.Result)
 			c.mu.Unlock()
 			c.apply(acts)
+		case req := <-c.reloads:
+			stopMonitors()
+			c.reload(req.cfg)
+			stopMonitors, byName = c.startMonitors(ctx, results, events)
+			req.done <- nil
 		}
 	}
-	stop()
-	wg.Wait()
+	stopMonitors()
 	c.mu.Lock()
 	acts = c.model.Stop()
 	c.mu.Unlock()

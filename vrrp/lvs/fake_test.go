@@ -34,8 +34,6 @@ func (f *fakeIPVS) record(call string, err error) error {
 	return err
 }
 
-func destKey(d Dest) string { return fmt.Sprintf("%s:%d", d.Addr, d.Port) }
-
 func (f *fakeIPVS) AddService(s Service) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -57,6 +55,16 @@ func (f *fakeIPVS) DelService(s Service) error {
 	}
 	delete(f.table, s.String())
 	return f.record("del-service "+s.String(), err)
+}
+
+func (f *fakeIPVS) UpdateService(s Service) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var err error
+	if _, ok := f.table[s.String()]; !ok {
+		err = unix.ESRCH
+	}
+	return f.record(fmt.Sprintf("set-service %s %s", s, s.Scheduler), err)
 }
 
 func (f *fakeIPVS) AddDest(s Service, d Dest) error {

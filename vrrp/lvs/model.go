@@ -104,6 +104,7 @@ type rsState struct {
 	iweight, weight    int
 	inhibit            bool
 	alive, set         bool
+	progWeight         int // the weight last programmed while set
 	failed             int
 	alert              bool
 	notifyUp, notifyDn string
@@ -250,6 +251,133 @@ func (m *Model) Disable(r Ref) {
 	if _, _, c := m.lookup(r); c != nil && !m.started {
 		c.alpha, c.up, c.dynamic, c.disabled = false, true, false, true
 	}
+}
+
+// CheckerUp reports whether checker r is up now (a Monitor for it starts
+// in that state).
+func (m *Model) CheckerUp(r Ref) bool {
+	_, _, c := m.lookup(r)
+	return c != nil && c.up
+}
+
+// Table returns, per virtual_server, the destinations the Model has put
+// in IPVS (real servers and the sorry server) with the weights it
+// programmed: what the kernel's table holds if every call succeeded.
+func (m *Model) Table() [][]Dest {
+	out := make([][]Dest, len(m.vss))
+	for vi, vs := range m.vss {
+		for _, rs := range vs.rss {
+			if rs.set {
+				out[vi] = append(out[vi], m.dest(vs, rs, rs.progWeight))
+			}
+		}
+		if s := vs.sorry; s != nil && s.set {
+			out[vi] = append(out[vi], m.dest(vs, s, s.progWeight))
+		}
+	}
+	return out
+}
+
+// Reload takes over the state of old, the Model of the previous
+// configuration, as keepalived's reload does (clear_diff_services,
+// migrate_checkers): a virtual server with the same name keeps its quorum
+// state, a real server with the same address and port keeps its alive
+// state, table entry and effective weight, and a checker at the same
+// position with the same kind keeps its state. New real servers start as
+// in Start, and the quorum of every virtual server is evaluated again.
+// The returned Actions include the IPVS calls of that evaluation; a
+// runner reconciles the kernel table by comparing old.Table() with
+// Table() instead, and carries out the rest (scripts, alerts, logs).
+func (m *Model) Reload(old *Model) []Action {
+	var out []Action
+	m.started = true
+	for vi, vs := range m.vss {
+		var ovs *vsState
+		for _, o := range old.vss {
+			if o.name == vs.name {
+				ovs = o
+			}
+		}
+		if ovs != nil {
+			vs.quorumUp = ovs.quorumUp
+			if vs.sorry != nil && ovs.sorry != nil && vs.sorry.addr == ovs.sorry.addr && vs.sorry.port == ovs.sorry.port {
+				vs.sorry.alive, vs.sorry.set, vs.sorry.progWeight = ovs.sorry.alive, ovs.sorry.set, ovs.sorry.progWeight
+			}
+		} else {
+			out = append(out, Action{Kind: ActAddService, VS: vi})
+		}
+		for _, rs := range vs.rss {
+			var ors *rsState
+			if ovs != nil {
+				for _, o := range ovs.rss {
+					if o.addr == rs.addr && o.port == rs.port {
+						ors = o
+					}
+				}
+			}
+			if ors == nil {
+				for _, c := range rs.checks {
+					if c.alpha {
+						c.up = false
+						rs.failed++
+					}
+				}
+				if (rs.failed == 0 && !rs.alive) || (rs.inhibit && !rs.set) {
+					out = m.ipvsAdd(out, vi, rs)
+					if rs.failed == 0 {
+						rs.alive = true
+					}
+				}
+				continue
+			}
+			rs.alive, rs.set, rs.progWeight = ors.alive, ors.set, ors.progWeight
+			if ors.weight != ors.iweight { // a misc_dynamic weight stays
+				rs.weight = ors.weight
+			}
+			for ci, c := range rs.checks {
+				if ci < len(ors.checks) && ors.checks[ci].cfg.Kind == c.cfg.Kind && !c.disabled {
+					oc := ors.checks[ci]
+					c.up, c.hasRun, c.lastCode = oc.up, oc.hasRun, oc.lastCode
+				} else if c.alpha {
+					c.up = false
+				}
+				if !c.up {
+					rs.failed++
+				}
+			}
+			switch {
+			case rs.failed == 0 && !rs.alive:
+				out = m.svrState(out, vi, rs, true)
+				continue
+			case rs.failed > 0 && rs.alive:
+				out = m.svrState(out, vi, rs, false)
+				continue
+			}
+			// Same state: bring the entry in line with the new settings
+			// (weight, inhibit_on_failure, a sorry server gone or new).
+			sorryActive := vs.sorry != nil && vs.sorry.alive
+			want, w := false, 0
+			switch {
+			case rs.alive && !sorryActive:
+				want, w = true, realWeight(rs.weight)
+			case rs.inhibit:
+				want = true
+			}
+			switch {
+			case want && !rs.set:
+				rs.set, rs.progWeight = true, w
+				out = append(out, Action{Kind: ActAddDest, VS: vi, Dest: m.dest(vs, rs, w)})
+			case want && rs.progWeight != w:
+				rs.progWeight = w
+				out = append(out, Action{Kind: ActUpdateDest, VS: vi, Dest: m.dest(vs, rs, w)})
+			case !want && rs.set:
+				rs.set = false
+				out = append(out, Action{Kind: ActDelDest, VS: vi, Dest: m.dest(vs, rs, rs.progWeight)})
+			}
+		}
+		out = m.updateQuorum(out, vi, true)
+	}
+	return out
 }
 
 // Start brings up every virtual service as keepalived's init_services
@@ -473,6 +601,7 @@ func (m *Model) ipvsAdd(out []Action, vi int, rs *rsState) []Action {
 	vs := m.vss[vi]
 	w := realWeight(rs.weight)
 	if rs.inhibit && rs.set {
+		rs.progWeight = w
 		return append(out, Action{Kind: ActUpdateDest, VS: vi, Dest: m.dest(vs, rs, w)})
 	}
 	if !rs.set {
@@ -481,6 +610,7 @@ func (m *Model) ipvsAdd(out []Action, vi int, rs *rsState) []Action {
 			w = 0
 		}
 	}
+	rs.progWeight = w
 	return append(out, Action{Kind: ActAddDest, VS: vi, Dest: m.dest(vs, rs, w)})
 }
 
@@ -488,6 +618,7 @@ func (m *Model) ipvsAdd(out []Action, vi int, rs *rsState) []Action {
 func (m *Model) ipvsDel(out []Action, vi int, rs *rsState) []Action {
 	vs := m.vss[vi]
 	if rs.inhibit {
+		rs.progWeight = 0
 		return append(out, Action{Kind: ActUpdateDest, VS: vi, Dest: m.dest(vs, rs, 0)})
 	}
 	rs.set = false
@@ -558,6 +689,7 @@ func (m *Model) updateWeight(out []Action, vi int, rs *rsState, w int) []Action 
 	}
 	out = append(out, Action{Kind: ActLog, VS: vi, Msg: fmt.Sprintf("Changing weight from %d to %d for %sactive service %s of VS %s", oldW, newW, ifs(rs.alive, "", "in"), rs.name, vs.name)})
 	if rs.set && rs.alive && (vs.quorumUp || vs.sorry == nil || !vs.sorry.alive) {
+		rs.progWeight = newW
 		out = append(out, Action{Kind: ActUpdateDest, VS: vi, Dest: m.dest(vs, rs, newW)})
 	}
 	return m.updateQuorum(out, vi, false)

@@ -70,6 +70,11 @@ func (n *Netlink) AddService(s Service) error {
 	return n.exec("NEW_SERVICE", request(n.family, ipvsCmdNewService, &s, nil))
 }
 
+// UpdateService sends IPVS_CMD_SET_SERVICE (scheduler and persistence).
+func (n *Netlink) UpdateService(s Service) error {
+	return n.exec("SET_SERVICE", request(n.family, ipvsCmdSetService, &s, nil))
+}
+
 // DelService sends IPVS_CMD_DEL_SERVICE.
 func (n *Netlink) DelService(s Service) error {
 	return n.exec("DEL_SERVICE", request(n.family, ipvsCmdDelService, &s, nil))

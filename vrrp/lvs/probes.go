@@ -114,11 +114,12 @@ func seconds(s string) (time.Duration, error) {
 // row (fall), retried every delay_before_retry (fastinter) and otherwise
 // run every delay_loop. A non-alpha checker starts up but, like
 // keepalived ("For non alpha mode, one failure is enough initially"), its
-// first failure marks it down at once (StartUp with rise 1); an alpha
-// checker starts down. rnd in [0,1) places the first check within warmup.
-func MonitorConfig(t Timing, alpha bool, rnd float64) checks.Config {
+// first failure marks it down at once (StartUp with rise 1); a checker
+// that is down (alpha mode, or down before a reload) starts down. rnd in
+// [0,1) places the first check within warmup.
+func MonitorConfig(t Timing, down bool, rnd float64) checks.Config {
 	start := checks.StartUp
-	if alpha {
+	if down {
 		start = checks.StartDown
 	}
 	return checks.Config{
