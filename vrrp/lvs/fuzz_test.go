@@ -114,6 +114,15 @@ func drive(t *testing.T, events []byte) {
 		}
 		check(fmt.Sprintf("event %d (%v %s)", i, r, step))
 	}
+	// Reloading the same configuration keeps every state: no IPVS call.
+	n := len(f.Calls())
+	oldState := m.State()
+	c.reload(loadConf(t, invariantConf))
+	if got := f.Calls()[n:]; len(got) != 0 {
+		t.Fatalf("same-config reload made calls %q\nbefore %+v\nafter %+v", got, oldState, c.model.State())
+	}
+	m = c.model
+	check("reload")
 	c.apply(m.Stop())
 	if errs := f.Errors(); len(errs) > 0 {
 		t.Fatalf("Stop: refused calls %v", errs)
