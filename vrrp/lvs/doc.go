@@ -42,6 +42,8 @@
 // Alert receives keepalived's subjects and bodies ("[router_id] Realserver
 // [192.0.2.21]:tcp:80 of virtual server [192.0.2.1]:tcp:80 - DOWN", "=> TCP
 // CHECK failed on service <="); the daemon sends them with its SMTP
-// client. A reload builds a new Checker from the new configuration after
-// the old one's Run has returned.
+// client. On SIGHUP the daemon calls chk.Reload(ctx, newCfg) with the new,
+// valid configuration: servers that stay keep their state and IPVS entries.
+// (When the first configuration had no virtual_server, Run has returned;
+// build and run a new Checker instead.)
 package lvs

@@ -188,3 +188,9 @@ func inetAddr(a netip.Addr) []byte {
 	}
 	return b
 }
+
+var (
+	_ IPVS           = (*Netlink)(nil)
+	_ ServiceUpdater = (*Netlink)(nil)
+	_ IPVS           = Discard{}
+)
