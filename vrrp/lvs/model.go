@@ -291,6 +291,37 @@ func (m *Model) Table() [][]Dest {
 func (m *Model) Reload(old *Model) []Action {
 	var out []Action
 	m.started = true
+	// What the new configuration drops: live servers are reported gone
+	// ("=> Removing <="), virtual servers with quorum lose it.
+	var gone []Action
+	for _, ovs := range old.vss {
+		var nvs *vsState
+		for _, v := range m.vss {
+			if v.name == ovs.name {
+				nvs = v
+			}
+		}
+		for _, ors := range ovs.rss {
+			kept := false
+			if nvs != nil {
+				for _, r := range nvs.rss {
+					kept = kept || (r.addr == ors.addr && r.port == ors.port)
+				}
+			}
+			if !kept && ors.alive {
+				gone = append(gone, Action{Kind: ActLog, Msg: fmt.Sprintf("service %s no longer exist", ors.name)})
+				gone = old.rsGone(gone, ovs, ors, "=> Removing <=")
+			}
+		}
+		if nvs == nil && ovs.quorumUp {
+			th := ovs.quorum - ovs.hysteresis
+			gone = old.vsGone(gone, ovs, fmt.Sprintf("=> Lost quorum %d+%d=%d <= %d <=", ovs.quorum, ovs.hysteresis, th, 0))
+		}
+	}
+	for _, a := range gone {
+		a.VS = -1 // the old model's index means nothing now
+		out = append(out, a)
+	}
 	for vi, vs := range m.vss {
 		var ovs *vsState
 		for _, o := range old.vss {
@@ -539,22 +570,47 @@ func (m *Model) Stop() []Action {
 				rs.set = false
 			}
 			if rs.alive {
-				rs.alive = false
 				if vs.omega {
-					out = m.rsNotifies(out, vs, rs)
+					out = m.rsGone(out, vs, rs, "=> Shutting down <=")
 				}
+				rs.alive = false
 			}
 		}
 		if vs.quorumUp {
-			vs.quorumUp = false
-			if vs.omega && vs.quorumDownScript != "" {
-				out = append(out, Action{Kind: ActScript, VS: vi, Script: vs.quorumDownScript})
-			}
 			if vs.omega {
-				out = append(out, Action{Kind: ActFifo, VS: vi, Msg: fmt.Sprintf("VS %s DOWN", vs.name)})
+				out = m.vsGone(out, vs, "=> Shutting down <=")
 			}
+			vs.quorumUp = false
 		}
 		out = append(out, Action{Kind: ActDelService, VS: vi})
+	}
+	return out
+}
+
+// rsGone reports a live real server leaving with its virtual server's
+// configuration (shutdown in omega mode, or removed by a reload):
+// notify_down, the FIFO line and an alert with body.
+func (m *Model) rsGone(out []Action, vs *vsState, rs *rsState, body string) []Action {
+	rs.alive = false
+	out = m.rsNotifies(out, vs, rs)
+	if rs.alert && m.mail {
+		out = append(out, Action{Kind: ActAlert, VS: m.index(vs),
+			Subject: fmt.Sprintf("[%s] Realserver %s of virtual server %s - DOWN", m.routerID, rs.name, vs.name), Body: body})
+	}
+	return out
+}
+
+// vsGone reports a virtual server with quorum going away: quorum_down,
+// the FIFO line and an alert with body.
+func (m *Model) vsGone(out []Action, vs *vsState, body string) []Action {
+	vs.quorumUp = false
+	vi := m.index(vs)
+	if vs.quorumDownScript != "" {
+		out = append(out, Action{Kind: ActScript, VS: vi, Script: vs.quorumDownScript})
+	}
+	out = append(out, Action{Kind: ActFifo, VS: vi, Msg: fmt.Sprintf("VS %s DOWN", vs.name)})
+	if vs.alert && m.mail {
+		out = append(out, Action{Kind: ActAlert, VS: vi, Subject: fmt.Sprintf("[%s] Virtualserver %s - DOWN", m.routerID, vs.name), Body: body})
 	}
 	return out
 }

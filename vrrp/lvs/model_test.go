@@ -409,3 +409,32 @@ func TestModelFifoLines(t *testing.T) {
 		t.Fatalf("up: %q want %q", got, want)
 	}
 }
+
+func TestModelOmegaStop(t *testing.T) {
+	conf := `
+global_defs {
+    router_id R
+    notification_email { a@example.org }
+    smtp_server 127.0.0.1
+    smtp_alert true
+}
+virtual_server 192.0.2.1 80 {
+    omega
+    quorum_down "/q/down"
+    real_server 192.0.2.21 80 {
+        notify_down "/n/down"
+        TCP_CHECK { }
+    }
+}`
+	m, _ := NewModel(loadConf(t, conf))
+	m.Start()
+	got := visible(m.Stop())
+	want := []string{"vs0 del 192.0.2.21:80", "script /n/down",
+		"alert [R] Realserver [192.0.2.21]:tcp:80 of virtual server [192.0.2.1]:tcp:80 - DOWN | => Shutting down <=",
+		"script /q/down", "alert [R] Virtualserver [192.0.2.1]:tcp:80 - DOWN | => Shutting down <=",
+		"vs0 del-service"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	// Without omega, shutdown is silent (TestModelRemoveAndAddBack).
+}

@@ -27,7 +27,11 @@ virtual_server 192.0.2.1 80 {
     }
 }
 virtual_server fwmark 5 {
-    real_server 192.0.2.31 80 { TCP_CHECK { } }
+    quorum_down "/q/down 5"
+    real_server 192.0.2.31 80 {
+        notify_down "/n/down 31"
+        TCP_CHECK { }
+    }
 }`
 
 const reloadConf2 = `
@@ -88,8 +92,9 @@ func TestReloadReconcilesTable(t *testing.T) {
 	if w, _ := f.Weight("TCP 192.0.2.1:80", "192.0.2.22:80"); w != 0 {
 		t.Fatalf("inhibited server weight %d", w)
 	}
-	if len(scripts) != 0 {
-		t.Fatalf("scripts ran on a reload that changed no state: %q", scripts)
+	// Only what the reload removed notifies: the live .31 and FWM 5's quorum.
+	if want := []string{"/n/down 31", "/q/down 5"}; !slices.Equal(scripts, want) {
+		t.Fatalf("scripts %q want %q", scripts, want)
 	}
 	// The migrated checker still works: .22 recovers with its new weight.
 	c.apply(c.model.Transition(Ref{0, 1, 0}, true, checks.Result{}))
