@@ -355,7 +355,7 @@ func (in *instance) apply(m *Machine, acts []Action) {
 		case ActSendAdvert:
 			in.sendAdvert(m, a.Priority)
 		case ActAddVIPs:
-			in.logf("Setting VIPs.")
+			in.logf("setting VIPs.")
 			for _, v := range in.vips {
 				if err := addVIP(v); err != nil {
 					in.logf("%v", err)
@@ -447,7 +447,9 @@ func (in *instance) garp(count int) {
 			in.logf("gratuitous ARP: %v", err)
 			continue
 		}
-		in.logf("Sending/queueing gratuitous ARPs on %s for %d address(es)", dev, len(byDev[dev]))
+		for _, a := range byDev[dev] {
+			in.logf("Sending/queueing gratuitous ARPs on %s for %s", dev, a)
+		}
 		if err := sendGratuitous(ifi, byDev[dev], count); err != nil {
 			in.logf("%v", err)
 		}

@@ -658,3 +658,47 @@ func TestVirtualRoutesAndRules(t *testing.T) {
 		}
 	}
 }
+
+// VRRPv3 over unicast: the IPv4 pseudo-header uses the peer's address as
+// destination; keepalived 2.2.7 and govrrpd accept each other's adverts in
+// both roles (the backup stays backup) and fail over on a crash.
+func TestV3UnicastWithKeepalived(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived")
+	bin := govrrpd(t)
+	conf := func(prio, self, peer int) string {
+		return fmt.Sprintf(`global_defs {
+	vrrp_version 3
+}
+vrrp_instance VI_1 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 71
+	priority %d
+	advert_int 0.1
+	unicast_src_ip 192.0.2.%d
+	unicast_peer {
+		192.0.2.%d
+	}
+	virtual_ipaddress {
+		192.0.2.220/24
+	}
+}
+`, prio, self, peer)
+	}
+	for _, pair := range [][2]string{{ka, bin}, {bin, ka}} {
+		name := filepath.Base(pair[0]) + "-" + filepath.Base(pair[1])
+		t.Run(name, func(t *testing.T) {
+			l := newLab(t, 2)
+			m := l.start(0, pair[0], conf(150, 1, 2))
+			l.start(1, pair[1], conf(100, 2, 1))
+			l.expectSole(0, "192.0.2.220", 3*time.Second, "v3 unicast election")
+			l.stays(0, "192.0.2.220", time.Second, "v3 unicast backup accepts the master's adverts")
+			killAt := time.Now()
+			m.kill()
+			if _, ok := waitFor(2*time.Second, func() bool { return l.hasVIP(1, "192.0.2.220") }); !ok {
+				t.Fatal("no takeover after the master crashed")
+			}
+			t.Logf("v3 unicast %s: crash failover %v", name, time.Since(killAt))
+		})
+	}
+}

@@ -407,7 +407,7 @@ func (m *Machine) Tick(now time.Time) []Action {
 	due := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
 	if due(m.downAt) && m.state == Backup {
 		m.downAt = time.Time{}
-		acts = m.logf(acts, "Backup received no advert for %v", m.MasterDown())
+		acts = m.logf(acts, "Receive advertisement timeout")
 		acts = m.enterMaster(acts, now)
 		return acts
 	}
