@@ -26,6 +26,9 @@ type Options struct {
 	// OnGroupState is called when a vrrp_sync_group changes state (the
 	// state of its members' latest transition).
 	OnGroupState func(group string, state State)
+	// OnEvent reports instance events that are not state changes:
+	// "MASTER_RX_LOWER_PRI" with the advert's priority.
+	OnEvent func(instance, event string, prio int)
 }
 
 // Daemon runs the VRRP instances of a keepalived configuration.

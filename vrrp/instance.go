@@ -372,6 +372,10 @@ func (in *instance) apply(m *Machine, acts []Action) {
 			}
 		case ActGARP:
 			in.garp(a.Count)
+		case ActRxLowerPri:
+			if in.d.opts.OnEvent != nil {
+				in.d.opts.OnEvent(in.name, "MASTER_RX_LOWER_PRI", a.Priority)
+			}
 		case ActNotify:
 			in.mu.Lock()
 			prev := in.state

@@ -124,12 +124,17 @@ type ActNotify struct {
 // ActLog is a log line in keepalived's words.
 type ActLog struct{ Msg string }
 
+// ActRxLowerPri reports that the master heard a lower-priority advert
+// (keepalived's MASTER_RX_LOWER_PRI event and notify_master_rx_lower_pri).
+type ActRxLowerPri struct{ Priority int }
+
 func (ActSendAdvert) isAction() {}
 func (ActAddVIPs) isAction()    {}
 func (ActRemoveVIPs) isAction() {}
 func (ActGARP) isAction()       {}
 func (ActNotify) isAction()     {}
 func (ActLog) isAction()        {}
+func (ActRxLowerPri) isAction() {}
 
 // Machine is one VRRP instance's state machine as keepalived 2.2.7 runs
 // it. It does no I/O and never reads the clock: every call gets now, and
@@ -314,6 +319,13 @@ func (m *Machine) advert(ev EvAdvert, now time.Time) []Action {
 		case ev.Priority == 0:
 			acts = append(acts, ActSendAdvert{m.prio})
 			m.advertAt = now.Add(m.cfg.AdvertInt)
+		case ev.Priority == 255 && m.prio == 255:
+			// Two address owners: keepalived logs a configuration error
+			// and lowers its own priority to 254 (and so goes backup).
+			acts = m.logf(acts, "CONFIGURATION ERROR: local instance and a remote instance are both configured as address owner, please fix - reducing local priority")
+			m.prio = 254
+			m.master = ev.Src
+			acts = m.enterBackup(acts, now)
 		case ev.Priority > m.prio || (ev.Priority == m.prio && higher(ev.Src, m.cfg.Primary)):
 			if ev.Priority == m.prio {
 				acts = m.logf(acts, "Master received advert from %s with same priority %d but higher IP address than ours", ev.Src, ev.Priority)
@@ -330,6 +342,7 @@ func (m *Machine) advert(ev EvAdvert, now time.Time) []Action {
 			acts = m.enterBackup(acts, now)
 		default:
 			acts = m.logf(acts, "Received advert from %s with lower priority %d, ours %d, forcing new election", ev.Src, ev.Priority, m.prio)
+			acts = append(acts, ActRxLowerPri{ev.Priority})
 			if !m.cfg.LowerPrioNoAdvert {
 				acts = append(acts, ActSendAdvert{m.prio})
 				m.advertAt = now.Add(m.cfg.AdvertInt)

@@ -180,8 +180,8 @@ func TestMasterReceives(t *testing.T) {
 		acts  []Action
 	}{
 		{"priority 0: advert at once", highIP, 0, Master, []Action{ActSendAdvert{100}}},
-		{"lower: re-assert", highIP, 50, Master, []Action{ActSendAdvert{100}, ActGARP{5}}},
-		{"equal, lower IP: re-assert", lowIP, 100, Master, []Action{ActSendAdvert{100}, ActGARP{5}}},
+		{"lower: re-assert", highIP, 50, Master, []Action{ActRxLowerPri{50}, ActSendAdvert{100}, ActGARP{5}}},
+		{"equal, lower IP: re-assert", lowIP, 100, Master, []Action{ActRxLowerPri{100}, ActSendAdvert{100}, ActGARP{5}}},
 		{"equal, higher IP: backup", highIP, 100, Backup, []Action{ActRemoveVIPs{}, ActNotify{Backup, 100}}},
 		{"higher: backup", lowIP, 101, Backup, []Action{ActRemoveVIPs{}, ActNotify{Backup, 100}}},
 	}
@@ -358,4 +358,13 @@ func TestSyncGroupEvents(t *testing.T) {
 	f.Handle(EvFault{true}, t0)
 	f.Handle(EvStart{}, t0)
 	wantActs(t, f.Handle(EvSync{Master}, t0))
+}
+
+func TestTwoOwners(t *testing.T) {
+	m := master(t, cfg(255))
+	wantActs(t, m.Handle(EvAdvert{Src: netip.MustParseAddr("192.0.2.9"), Priority: 255, Interval: time.Second}, t0),
+		ActRemoveVIPs{}, ActNotify{Backup, 254})
+	if m.Priority() != 254 {
+		t.Fatalf("priority %d", m.Priority())
+	}
 }

@@ -71,6 +71,7 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, opts daemonOptions) 
 				n.StateChanged(notify.Instance, instance, s, prio)
 			}
 		},
+		OnEvent: func(instance, ev string, prio int) { n.Event(instance, ev, prio) },
 		OnGroupState: func(group string, st vrrp.State) {
 			if s, ok := states[st]; ok {
 				n.StateChanged(notify.Group, group, s, 0)
