@@ -40,6 +40,7 @@ type Server struct {
 	Index    int
 	Counters Counters
 	up       atomic.Bool
+	ip       netip.Addr   // resolved once at start, as HAProxy (invalid: dial by name)
 	direct   atomic.Int64 // in-flight picks made outside the balancer (use-server)
 
 	poolMu sync.Mutex
@@ -64,6 +65,7 @@ func newBackend(p *Proxy, pc *haproxy.Proxy) (*Backend, error) {
 	for i, sc := range pc.Servers {
 		s := &Server{be: be, Cfg: sc, Name: sc.Name, Index: i}
 		s.up.Store(!sc.Disabled)
+		s.ip = resolveOnce(sc.Addr.Host)
 		be.Servers = append(be.Servers, s)
 		id := sc.ID
 		if id == 0 {
@@ -289,29 +291,60 @@ func (be *Backend) wake() {
 	be.qmu.Unlock()
 }
 
-// addr returns the address to connect to; a server without port uses the
-// client's destination port, as in HAProxy.
-func (s *Server) addr(dst netip.AddrPort) string {
-	a := s.Cfg.Addr
-	port := a.Port
-	if a.NoPort {
-		port = int(dst.Port())
-	} else if a.PortOff {
-		port = int(dst.Port()) + a.Port
+// resolveOnce turns a server host into an address at start-up (the
+// parser already checked that it resolves); an invalid result makes dial
+// resolve by name each time.
+func resolveOnce(host string) netip.Addr {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap()
 	}
-	return net.JoinHostPort(a.Host, strconv.Itoa(port))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(ips) == 0 {
+		return netip.Addr{}
+	}
+	for _, ip := range ips {
+		if ip.Unmap().Is4() {
+			return ip.Unmap()
+		}
+	}
+	return ips[0]
+}
+
+// port returns the port to connect to; a server without port uses the
+// client's destination port, as in HAProxy.
+func (s *Server) port(dst netip.AddrPort) int {
+	a := s.Cfg.Addr
+	switch {
+	case a.NoPort:
+		return int(dst.Port())
+	case a.PortOff:
+		return int(dst.Port()) + a.Port
+	}
+	return a.Port
 }
 
 // dial connects to the server within timeout connect.
 func (s *Server) dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
 	// KeepAlive -1: no Go default keep-alive (option srvtcpka sets it).
 	d := net.Dialer{Timeout: s.be.Cfg.Timeouts.Connect, KeepAlive: -1}
-	c, err := d.DialContext(ctx, "tcp", s.addr(dst))
-	if err != nil {
-		return nil, err
+	var c *net.TCPConn
+	if s.ip.IsValid() {
+		var err error
+		c, err = d.DialTCP(ctx, "tcp", netip.AddrPort{}, netip.AddrPortFrom(s.ip, uint16(s.port(dst))))
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(s.Cfg.Addr.Host, strconv.Itoa(s.port(dst))))
+		if err != nil {
+			return nil, err
+		}
+		c = nc.(*net.TCPConn)
 	}
-	if tc, ok := c.(*net.TCPConn); ok && (s.be.Cfg.Options.ServerTCPKA || s.be.Cfg.Options.TCPKA) {
-		tc.SetKeepAlive(true)
+	if s.be.Cfg.Options.ServerTCPKA || s.be.Cfg.Options.TCPKA {
+		c.SetKeepAlive(true)
 	}
 	return c, nil
 }
