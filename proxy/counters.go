@@ -24,6 +24,8 @@ type Counters struct {
 	Hrsp [6]atomic.Int64
 	// CliAbrt, SrvAbrt count transfers aborted by the client or server.
 	CliAbrt, SrvAbrt atomic.Int64
+	// Dcon counts connections refused by tcp-request connection rules.
+	Dcon atomic.Int64
 	// Intercepted counts requests answered by the proxy itself.
 	Intercepted atomic.Int64
 	// LastSess is the Unix time of the last session (lastsess).

@@ -295,9 +295,11 @@ defaults
   timeout client 5s
   timeout server 2s
   timeout http-request 400ms
+  timeout tarpit 200ms
 frontend f
   bind ` + bind + `
   option forwardfor except 10.0.0.0/8
+  http-request tarpit if { path /tarpit }
   http-request replace-path /rp/(.*) /new/\1 if { path_beg /rp/ }
   http-request set-query q=2 if { path /sq }
   http-request set-path /setp if { path /sp }
@@ -358,6 +360,7 @@ backend b2
 		"GET / HTTP/1.1\r\nHost: b2.example\r\nUser-Agent: googlebot/2\r\nX-List: a, b,a\r\n\r\n",
 		"GET /nosrv HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET /us HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /tarpit HTTP/1.1\r\nHost: x\r\n\r\n",
 	}
 	for _, r := range reqs {
 		want := roundTrip(t, hpAddr, r, 1200*time.Millisecond)

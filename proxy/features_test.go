@@ -394,3 +394,22 @@ backend be
 		}
 	}
 }
+
+func TestTCPRequestConnectionReject(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	fe := freeAddr(t)
+	p := startProxy(t, httpDefaults+`
+frontend f
+  bind `+fe+`
+  tcp-request connection reject if { src 127.0.0.0/8 }
+  default_backend be
+backend be
+  server s1 `+b.addr+`
+`, Options{})
+	if got := roundTrip(t, fe, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 2*time.Second); got != "" {
+		t.Fatalf("rejected connection got %q", got)
+	}
+	if n := p.Frontends()[0].Counters.Dcon.Load(); n != 1 {
+		t.Fatalf("dcon %d", n)
+	}
+}

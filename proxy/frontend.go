@@ -198,6 +198,10 @@ func (fe *Frontend) serve(c net.Conn, st *connState) {
 	}
 	s := &session{fe: fe, cli: c, accept: now, st: st}
 	s.initAddrs()
+	if !s.connectionRules() {
+		c.Close()
+		return
+	}
 	if fe.Cfg.Mode == haproxy.ModeHTTP {
 		s.serveHTTP()
 		return
@@ -231,4 +235,31 @@ func (s *session) initAddrs() {
 		s.dst = a.AddrPort()
 		s.dst = netip.AddrPortFrom(s.dst.Addr().Unmap(), s.dst.Port())
 	}
+}
+
+// connectionRules runs `tcp-request connection` rules on the new
+// connection; false means it was rejected (closed at once, counted in
+// dcon as HAProxy's denied connections).
+func (s *session) connectionRules() bool {
+	rules := s.fe.rules.tcpConn
+	if len(rules) == 0 {
+		return true
+	}
+	t := &txn{src: s.src, dst: s.dst, frontend: s.fe.Name}
+	for _, a := range rules {
+		if !a.cond.ok(t) {
+			continue
+		}
+		switch a.rule.Action {
+		case "accept":
+			return true
+		case "reject", "silent-drop":
+			s.fe.Counters.Dcon.Add(1)
+			if tc, ok := s.cli.(*net.TCPConn); ok && a.rule.Action == "silent-drop" {
+				tc.SetLinger(0)
+			}
+			return false
+		}
+	}
+	return true
 }

@@ -20,6 +20,7 @@ type ruleSet struct {
 	redirects      []*action
 	forwardfor     *haproxy.Forwardfor
 	useServers     []useServer
+	tcpConn        []*action // tcp-request connection accept|reject
 }
 
 // useServer is a compiled `use-server NAME [if|unless cond]`.
@@ -89,6 +90,15 @@ func compileRules(p *Proxy, pc *haproxy.Proxy, front bool) (*ruleSet, error) {
 		return nil, err
 	}
 	if rs.redirects, err = compileActions(pc.Redirects, env); err != nil {
+		return nil, err
+	}
+	var conn []*haproxy.Rule
+	for _, r := range pc.TCPRequest {
+		if r.Kind == "tcp-request connection" && (r.Action == "accept" || r.Action == "reject" || r.Action == "silent-drop") {
+			conn = append(conn, r)
+		}
+	}
+	if rs.tcpConn, err = compileActions(conn, env); err != nil {
 		return nil, err
 	}
 	return rs, nil
