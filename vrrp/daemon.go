@@ -199,7 +199,7 @@ func (d *Daemon) dispatch(pk rxPacket) {
 	d.mu.Lock()
 	var target *instance
 	for _, in := range d.insts {
-		if in.ready() && in.six == pk.six && in.vrid == vrid && in.ifi.Index == pk.ifindex {
+		if in.ready() && in.six == pk.six && in.vrid == vrid && (in.ifi.Index == pk.ifindex || (in.vmac != nil && in.vmac.Index == pk.ifindex)) {
 			target = in
 			break
 		}

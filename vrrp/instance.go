@@ -29,6 +29,8 @@ type instance struct {
 
 	// Set by resolve, before the goroutine starts; read-only afterwards.
 	ifi      *net.Interface
+	vmac     *net.Interface // use_vmac interface, nil without
+	txIndex  int            // interface adverts leave by
 	src      netip.Addr
 	unicast  bool
 	peers    []netip.Addr
@@ -97,11 +99,28 @@ func (in *instance) resolve() error {
 			return err
 		}
 	}
+	vipDev := ifi.Name
+	in.txIndex = ifi.Index
+	if ic.UseVMAC {
+		name := vmacName(ic.VMACName, ic.VRID)
+		in.vmac, err = createVMAC(name, ifi, virtualMAC(ic.VRID, in.six))
+		if err != nil {
+			return err
+		}
+		in.logf("Success creating VMAC interface %s", name)
+		if err := holdARPConf(ifi.Name); err != nil {
+			in.logf("%v", err)
+		}
+		vipDev = name
+		if !ic.VMACXmitBase {
+			in.txIndex = in.vmac.Index
+		}
+	}
 	for _, v := range ic.VIPs {
-		in.vips = append(in.vips, resolveVIP(v, ifi.Name))
+		in.vips = append(in.vips, resolveVIP(v, vipDev))
 	}
 	for _, v := range ic.ExcludedVIPs {
-		in.vips = append(in.vips, resolveVIP(v, ifi.Name))
+		in.vips = append(in.vips, resolveVIP(v, vipDev))
 	}
 	version := ic.Version
 	if in.six {
@@ -254,6 +273,16 @@ func (in *instance) logf(format string, a ...any) {
 // machine's timer, received adverts and tracking changes.
 func (in *instance) run(ctx context.Context) {
 	defer close(in.done)
+	defer func() {
+		if in.vmac != nil {
+			releaseARPConf(in.ifi.Name)
+			if err := deleteVMAC(in.vmac.Name); err != nil {
+				in.logf("%v", err)
+			} else {
+				in.logf("Success removing VMAC interface %s", in.vmac.Name)
+			}
+		}
+	}()
 	var m *Machine
 	if in.resolved {
 		m = NewMachine(in.machineConfig())
@@ -423,7 +452,7 @@ func (in *instance) sendAdvert(m *Machine, prio int) {
 			in.logf("building advert: %v", err)
 			return
 		}
-		if err := in.conn.send(b, in.ifi.Index, in.src, dst); err != nil {
+		if err := in.conn.send(b, in.txIndex, in.src, dst); err != nil {
 			in.stats.OtherErr.Inc()
 			in.logf("%v", err)
 			continue

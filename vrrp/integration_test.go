@@ -702,3 +702,127 @@ vrrp_instance VI_1 {
 		})
 	}
 }
+
+// use_vmac: govrrpd creates vrrp.51 with MAC 00:00:5e:00:01:33 like
+// keepalived, puts the VIP on it, announces it with GARPs from the virtual
+// MAC, answers ARP for it with the virtual MAC (the base interface keeps
+// quiet), and keepalived announces the same MAC after a failover.
+func TestUseVMACWithKeepalived(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived")
+	bin := govrrpd(t)
+	l := newLab(t, 2)
+	arp := l.capture("-e", "arp")
+	conf := func(prio int) string {
+		return strings.Replace(confV2(prio, "use_vmac"), "192.0.2.200/24 dev eth0 label eth0:vip", "192.0.2.200/24", 1)
+	}
+	g := l.start(0, bin, conf(150))
+	l.start(1, ka, conf(100))
+	vmacHas := func(node int) bool {
+		out, _ := l.nodes[node].Command("ip", "-o", "addr", "show", "dev", "vrrp.51").Output()
+		return strings.Contains(string(out), " "+vip+"/")
+	}
+	if _, ok := waitFor(6*time.Second, func() bool { return vmacHas(0) }); !ok {
+		t.Fatalf("VIP not on govrrpd's vrrp.51")
+	}
+	if link := l.nodes[0].Run("ip", "-o", "link", "show", "vrrp.51"); !strings.Contains(link, "00:00:5e:00:01:33") {
+		t.Fatalf("vrrp.51 MAC: %s", link)
+	}
+	garps := func() int {
+		return arp.count(func(s string) bool {
+			return strings.Contains(s, " 00:00:5e:00:01:33 > ") && strings.Contains(s, "who-has 192.0.2.200 ") && strings.HasSuffix(s, "tell 192.0.2.200, length 28")
+		})
+	}
+	if _, ok := waitFor(2*time.Second, func() bool { return garps() >= 5 }); !ok {
+		t.Fatalf("%d GARPs from the virtual MAC, want 5:\n%s", garps(), arp.text())
+	}
+	l.client.Command("ping", "-c", "1", "-W", "1", vip).Run()
+	if _, ok := waitFor(2*time.Second, func() bool {
+		return arp.count(func(s string) bool { return strings.Contains(s, "Reply 192.0.2.200 is-at 00:00:5e:00:01:33") }) > 0
+	}); !ok {
+		t.Fatalf("no ARP reply with the virtual MAC:\n%s", arp.text())
+	}
+	if n := arp.count(func(s string) bool {
+		return strings.Contains(s, "Reply 192.0.2.200 is-at") && !strings.Contains(s, "is-at 00:00:5e:00:01:33")
+	}); n > 0 {
+		t.Fatalf("the base interface answered ARP for the VIP:\n%s", arp.text())
+	}
+	before := garps()
+	g.term(t)
+	if _, ok := waitFor(3*time.Second, func() bool { return vmacHas(1) }); !ok {
+		t.Fatal("keepalived did not take the VIP over")
+	}
+	if _, ok := waitFor(2*time.Second, func() bool { return garps() >= before+5 }); !ok {
+		t.Fatalf("keepalived's GARPs do not come from the same virtual MAC:\n%s", arp.text())
+	}
+	if out, _ := l.nodes[0].Command("ip", "link", "show", "vrrp.51").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+		t.Fatalf("govrrpd left vrrp.51 behind: %s", out)
+	}
+	if v := strings.TrimSpace(l.nodes[0].Run("sysctl", "-n", "net.ipv4.conf.eth0.arp_ignore")); v != "0" {
+		t.Fatalf("arp_ignore on eth0 not restored: %s", v)
+	}
+}
+
+// tcpdumpLines collects the lines tcpdump prints on the client.
+type tcpdumpLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *tcpdumpLines) count(f func(string) bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, l := range c.lines {
+		if f(l) {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *tcpdumpLines) text() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.lines, "\n")
+}
+
+// capture runs tcpdump on the client's eth0 with the given arguments.
+func (l *lab) capture(args ...string) *tcpdumpLines {
+	l.t.Helper()
+	c := &tcpdumpLines{}
+	cmd := l.client.Command("tcpdump", append([]string{"-l", "-n", "-i", "eth0"}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := make(chan struct{})
+	go func() {
+		s := bufio.NewScanner(errp)
+		for s.Scan() {
+			if strings.Contains(s.Text(), "listening on") {
+				close(ready)
+				io(s)
+				return
+			}
+		}
+	}()
+	go func() {
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			c.mu.Lock()
+			c.lines = append(c.lines, s.Text())
+			c.mu.Unlock()
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		l.t.Fatal("tcpdump did not start")
+	}
+	return c
+}
