@@ -407,6 +407,7 @@ func TestV3Pairs(t *testing.T) {
 		name := filepath.Base(pair[0]) + "-" + filepath.Base(pair[1])
 		t.Run(name, func(t *testing.T) {
 			l := newLab(t, 2)
+			icmp6 := l.capture("icmp6")
 			m := l.start(0, pair[0], confV3(150))
 			l.start(1, pair[1], confV3(100))
 			for _, v := range []string{"192.0.2.210", "2001:db8::210"} {
@@ -424,6 +425,16 @@ func TestV3Pairs(t *testing.T) {
 				took[i] = time.Since(killAt)
 			}
 			t.Logf("v3 %s crash: IPv4 VIP after %v, IPv6 VIP after %v (keepalived baseline 348 ms)", name, took[0], took[1])
+			// Both the first master and the new one announce the IPv6 VIP
+			// with unsolicited neighbour advertisements.
+			na := func() int {
+				return icmp6.count(func(s string) bool {
+					return strings.Contains(s, "neighbor advertisement") && strings.Contains(s, "tgt is 2001:db8::210")
+				})
+			}
+			if _, ok := waitFor(time.Second, func() bool { return na() >= 10 }); !ok {
+				t.Errorf("%d unsolicited NAs for 2001:db8::210, want 5 per master:\n%s", na(), icmp6.text())
+			}
 			if took[1] > 600*time.Millisecond {
 				t.Errorf("v3 crash failover took %v", took[1])
 			}
@@ -825,4 +836,61 @@ func (l *lab) capture(args ...string) *tcpdumpLines {
 		l.t.Fatal("tcpdump did not start")
 	}
 	return c
+}
+
+// The seed's active-active pair (VI_141 50/100, VI_142 100/50) with one
+// keepalived and one govrrpd: each holds one VIP; when keepalived stops
+// govrrpd holds both; a crashed govrrpd leaves its VIP behind (as
+// keepalived does) and removes it when it starts again.
+func TestActiveActiveWithKeepalived(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived")
+	bin := govrrpd(t)
+	l := newLab(t, 2)
+	conf := func(p141, p142 int) string {
+		inst := func(name string, vrid, prio int, addr string) string {
+			return fmt.Sprintf(`vrrp_instance %s {
+	state BACKUP
+	interface eth0
+	virtual_router_id %d
+	priority %d
+	advert_int 1
+	authentication {
+		auth_type PASS
+		auth_pass 1111
+	}
+	virtual_ipaddress {
+		%s/24 dev eth0
+	}
+}
+`, name, vrid, prio, addr)
+		}
+		return inst("VI_141", 141, p141, "192.0.2.200") + inst("VI_142", 142, p142, "192.0.2.201")
+	}
+	g := l.start(0, bin, conf(50, 100))
+	k := l.start(1, ka, conf(100, 50))
+	l.expectSole(1, "192.0.2.200", 6*time.Second, "VI_141 on keepalived")
+	l.expectSole(0, "192.0.2.201", 6*time.Second, "VI_142 on govrrpd")
+	l.stays(1, "192.0.2.200", time.Second, "active-active steady")
+	exited := make(chan struct{})
+	go func() { k.term(t); close(exited) }()
+	start := time.Now()
+	if _, ok := waitFor(3*time.Second, func() bool { return l.hasVIP(0, "192.0.2.200") }); !ok {
+		t.Fatal("govrrpd did not take VI_141 over")
+	}
+	t.Logf("active-active: govrrpd holds both VIPs %v after SIGTERM of keepalived (baseline aa_failover 808 ms, skew(50) = 805 ms)", time.Since(start))
+	<-exited
+	k = l.start(1, ka, conf(100, 50))
+	took := l.expectSole(1, "192.0.2.200", 6*time.Second, "keepalived takes VI_141 back")
+	t.Logf("active-active: keepalived back on VI_141 after %v (baseline aa_back 3633 ms)", took)
+
+	g.kill()
+	if !l.hasVIP(0, "192.0.2.201") {
+		t.Fatal("expected the crashed govrrpd to leave VI_142's VIP behind, as keepalived does")
+	}
+	if _, ok := waitFor(6*time.Second, func() bool { return l.hasVIP(1, "192.0.2.201") }); !ok {
+		t.Fatal("keepalived did not take VI_142 over after the crash")
+	}
+	l.start(0, bin, conf(50, 100))
+	l.expectSole(0, "192.0.2.201", 6*time.Second, "govrrpd restarted: stale VIP removed, VI_142 preempted back")
+	l.expectSole(1, "192.0.2.200", time.Second, "VI_141 stays on keepalived")
 }
