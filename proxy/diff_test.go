@@ -177,6 +177,7 @@ var diffRequests = []struct{ name, req string }{
 	{"space_uri", "GET /o k HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"ctl_uri", "GET /o\x01k HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"big_head", "GET /ok HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("a", 20000) + "\r\n\r\n"},
+	{"ws_bad_key", "GET /c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n"},
 	{"bad_chunk", "POST /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"},
 }
 
@@ -409,5 +410,90 @@ backend echo
 				}
 			}
 		})
+	}
+}
+
+// TestUpgradeDifferential compares a WebSocket upgrade through HAProxy
+// 2.6 and goproxy: the request the server receives (echoed back in the
+// tunnel) and the 101 response the client gets.
+func TestUpgradeDifferential(t *testing.T) {
+	addr := freeAddr(t)
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				var head strings.Builder
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					head.WriteString(line)
+					if line == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
+				io.WriteString(c, head.String())
+				c.SetReadDeadline(time.Now().Add(3 * time.Second))
+				io.Copy(c, br)
+			}()
+		}
+	}()
+	cfg := func(bind string) string {
+		return `
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+  timeout tunnel 1s
+frontend f
+  bind ` + bind + `
+  default_backend ws
+backend ws
+  server s ` + addr + `
+`
+	}
+	hpAddr, goAddr := freeAddr(t), freeAddr(t)
+	startHAProxy(t, cfg(hpAddr), hpAddr)
+	startProxy(t, cfg(goAddr), Options{})
+	req := "GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	exchange := func(addr string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, req)
+		var out []byte
+		buf := make([]byte, 4096)
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		for {
+			n, err := c.Read(buf)
+			out = append(out, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		io.WriteString(c, "frame")
+		c.SetReadDeadline(time.Now().Add(2500 * time.Millisecond))
+		rest, _ := io.ReadAll(c)
+		return string(out) + "|" + string(rest)
+	}
+	want := exchange(hpAddr)
+	got := exchange(goAddr)
+	if got != want {
+		t.Errorf("haproxy: %q\ngoproxy: %q", want, got)
 	}
 }

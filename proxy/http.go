@@ -601,7 +601,7 @@ func (x *exchange) forward() bool {
 	connHdr := ""
 	switch {
 	case req.Upgrade:
-		connHdr = "upgrade"
+		// The Connection field is forwarded as received.
 	case srvClose && req.Minor == 0:
 		// HTTP/1.0 closes by default: nothing to say.
 	case srvClose:
@@ -789,7 +789,7 @@ done:
 	connHdr := ""
 	switch {
 	case upgrade:
-		connHdr = "upgrade"
+		// The Connection field is forwarded as received.
 	case !cliKeep:
 		connHdr = "close"
 	case req.Minor == 0:

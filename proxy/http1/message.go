@@ -232,6 +232,12 @@ func (req *Request) Read(r *bufio.Reader, maxHead int) error {
 		req.Body.Length = 0
 	}
 	req.Close, req.KeepAlive, req.Upgrade = conn.close, conn.keepAlive, conn.upgrade && req.Header.Has("Upgrade")
+	if req.Upgrade {
+		conn.restore(&req.Header)
+		if k := req.Header.Get("Sec-WebSocket-Key"); k != "" && !validWebSocketKey(k) {
+			return badReq("invalid Sec-WebSocket-Key")
+		}
+	}
 	if req.Minor == 0 && !conn.keepAlive {
 		req.Close = true
 	}
@@ -302,6 +308,7 @@ func (resp *Response) Read(r *bufio.Reader, maxHead int, reqMethod string) error
 	}
 	if resp.Status == 101 {
 		resp.Upgrade = true
+		conn.restore(&resp.Header)
 	}
 	return nil
 }
@@ -319,7 +326,13 @@ func parseVersion(v []byte) (int, bool) {
 	return 1, true
 }
 
-type connTokens struct{ close, keepAlive, upgrade bool }
+type connTokens struct {
+	close, keepAlive, upgrade bool
+	// The first Connection field, kept to be put back for upgrades
+	// (HAProxy forwards it as received then).
+	field Field
+	pos   int
+}
 
 // parseFields parses the header lines into h. Connection fields are
 // consumed (their tokens returned), as HAProxy rebuilds that header.
@@ -356,6 +369,9 @@ func parseFields(buf []byte, lines []int, h *Header, isReq bool) (connTokens, er
 		name := line[:i]
 		val := trimOWS(line[i+1:])
 		if len(name) == 10 && equalFoldASCII(str(name), "Connection") {
+			if ct.field.Name == "" {
+				ct.field, ct.pos = Field{Name: str(name), Value: str(val)}, len(*h)
+			}
 			parseConnection(val, &ct)
 			continue
 		}
@@ -545,3 +561,28 @@ func parseLength(b []byte) (int64, bool) {
 
 // ErrBadChunk reports a malformed chunked body.
 var ErrBadChunk = errors.New("http1: malformed chunked body")
+
+// restore puts the Connection field back where it was received.
+func (ct *connTokens) restore(h *Header) {
+	if ct.field.Name == "" {
+		return
+	}
+	*h = append(*h, Field{})
+	copy((*h)[ct.pos+1:], (*h)[ct.pos:])
+	(*h)[ct.pos] = ct.field
+}
+
+// validWebSocketKey reports whether k is the base64 form of 16 bytes, as
+// HAProxy 2.6 requires of Sec-WebSocket-Key (else 400, measured).
+func validWebSocketKey(k string) bool {
+	if len(k) != 24 || k[22] != '=' || k[23] != '=' {
+		return false
+	}
+	for i := 0; i < 22; i++ {
+		c := k[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/') {
+			return false
+		}
+	}
+	return true
+}

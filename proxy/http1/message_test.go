@@ -52,6 +52,8 @@ var statusCases = []struct {
 	{"leading_crlf", "\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n", 0},
 	{"abs_uri", "GET http://x/ok HTTP/1.1\r\nHost: x\r\n\r\n", 0},
 	{"multi_space", "GET  /ok HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+	{"ws_bad_key", "GET /c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n", 400},
+	{"ws_good_key", "GET /c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", 0},
 }
 
 func TestReadRequestStatus(t *testing.T) {
