@@ -44,6 +44,7 @@ type Server struct {
 	Counters Counters
 	up       atomic.Bool
 	ip       netip.Addr   // resolved once at start, as HAProxy (invalid: dial by name)
+	dialAddr string       // ip:port when the port is fixed
 	direct   atomic.Int64 // in-flight picks made outside the balancer (use-server)
 
 	poolMu sync.Mutex
@@ -69,6 +70,9 @@ func newBackend(p *Proxy, pc *haproxy.Proxy) (*Backend, error) {
 		s := &Server{be: be, Cfg: sc, Name: sc.Name, Index: i}
 		s.up.Store(!sc.Disabled)
 		s.ip = resolveOnce(sc.Addr.Host)
+		if s.ip.IsValid() && !sc.Addr.NoPort && !sc.Addr.PortOff {
+			s.dialAddr = netip.AddrPortFrom(s.ip, uint16(sc.Addr.Port)).String()
+		}
 		be.Servers = append(be.Servers, s)
 		id := sc.ID
 		if id == 0 {
@@ -344,20 +348,22 @@ func (s *Server) dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error)
 	// KeepAlive -1: no Go default keep-alive (option srvtcpka sets it).
 	// SO_REUSEADDR as HAProxy sets on server sockets.
 	d := net.Dialer{Timeout: s.be.Cfg.Timeouts.Connect, KeepAlive: -1, Control: reuseAddr}
-	var c *net.TCPConn
+	// Dial by address string: Dialer.DialTCP with a zero local address
+	// binds explicitly, and bind(2)'s port search is far slower than
+	// connect(2)'s when many ports are in TIME_WAIT.
+	host := s.Cfg.Addr.Host
 	if s.ip.IsValid() {
-		var err error
-		c, err = d.DialTCP(ctx, "tcp", netip.AddrPort{}, netip.AddrPortFrom(s.ip, uint16(s.port(dst))))
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(s.Cfg.Addr.Host, strconv.Itoa(s.port(dst))))
-		if err != nil {
-			return nil, err
-		}
-		c = nc.(*net.TCPConn)
+		host = s.ip.String()
 	}
+	addr := s.dialAddr
+	if addr == "" {
+		addr = net.JoinHostPort(host, strconv.Itoa(s.port(dst)))
+	}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c := nc.(*net.TCPConn)
 	if s.be.Cfg.Options.ServerTCPKA || s.be.Cfg.Options.TCPKA {
 		c.SetKeepAlive(true)
 	}
