@@ -18,6 +18,7 @@ const (
 	Stop
 )
 
+// String returns keepalived's name of the state (MASTER, BACKUP, ...).
 func (s State) String() string {
 	switch s {
 	case Init:
@@ -149,6 +150,10 @@ type Machine struct {
 	fault     bool
 
 	downAt, advertAt, garpAt, refreshAt, lowerGarpAt, preemptAt time.Time
+	// downFrom is when the running master-down timer started (start or
+	// the last accepted advert); zero while the timer is a priority-0
+	// skew, or not running.
+	downFrom time.Time
 }
 
 // NewMachine returns a machine in Init.
@@ -238,7 +243,7 @@ func (m *Machine) start(now time.Time) []Action {
 	// `state MASTER` below priority 255 waits the full master-down
 	// interval like `state BACKUP`.
 	m.state = Backup
-	m.downAt = now.Add(m.MasterDown())
+	m.downAt, m.downFrom = now.Add(m.MasterDown()), now
 	return append(acts, ActNotify{Backup, m.prio})
 }
 
@@ -276,7 +281,7 @@ func (m *Machine) enterBackup(acts []Action, now time.Time) []Action {
 		acts = m.leaveMaster(acts)
 	}
 	m.state = Backup
-	m.downAt = now.Add(m.MasterDown())
+	m.downAt, m.downFrom = now.Add(m.MasterDown()), now
 	acts = m.logf(acts, "Entering BACKUP STATE")
 	return append(acts, ActNotify{Backup, m.prio})
 }
@@ -299,7 +304,7 @@ func (m *Machine) advert(ev EvAdvert, now time.Time) []Action {
 	case Backup:
 		switch {
 		case ev.Priority == 0:
-			m.downAt = now.Add(m.Skew())
+			m.downAt, m.downFrom = now.Add(m.Skew()), time.Time{}
 		case m.cfg.NoPreempt || ev.Priority >= m.prio || m.preemptDelayRunning(ev.Priority, now):
 			if m.cfg.Version == 3 && ev.Interval > 0 && ev.Interval != m.masterInt {
 				acts = m.logf(acts, "advertisement interval changed: mine=%d milli-sec, rcved=%d milli-sec",
@@ -310,7 +315,7 @@ func (m *Machine) advert(ev EvAdvert, now time.Time) []Action {
 				m.preemptAt = time.Time{}
 			}
 			m.master = ev.Src
-			m.downAt = now.Add(m.MasterDown())
+			m.downAt, m.downFrom = now.Add(m.MasterDown()), now
 		default:
 			acts = m.logf(acts, "received lower priority (%d) advert from %s - discarding", ev.Priority, ev.Src)
 		}
@@ -381,6 +386,11 @@ func (m *Machine) setPriority(p int, now time.Time) []Action {
 	}
 	acts := m.logf(nil, "Changing effective priority from %d to %d", m.prio, p)
 	m.prio = p
+	// keepalived's master-down timer follows the new skew: a backup
+	// whose priority rises times out earlier (measured: track_back).
+	if m.state == Backup && !m.downFrom.IsZero() {
+		m.downAt = m.downFrom.Add(m.MasterDown())
+	}
 	return acts
 }
 

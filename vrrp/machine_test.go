@@ -368,3 +368,16 @@ func TestTwoOwners(t *testing.T) {
 		t.Fatalf("priority %d", m.Priority())
 	}
 }
+
+// A backup's master-down timer follows a priority change: it keeps its
+// start (the last accepted advert) and takes the new skew.
+func TestBackupPriorityChangeRecomputesTimer(t *testing.T) {
+	m := NewMachine(cfg(90))
+	m.Handle(EvStart{}, t0)
+	at := t0.Add(time.Second)
+	m.Handle(EvAdvert{Src: netip.MustParseAddr("192.0.2.2"), Priority: 100, Interval: time.Second}, at)
+	m.Handle(EvPriority{150}, at.Add(ms(10)))
+	if got := m.Deadline().Sub(at); got != 3*time.Second+time.Duration(106)*time.Second/256 {
+		t.Fatalf("timer %v after the advert, want mdi(150)", got)
+	}
+}
