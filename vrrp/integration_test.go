@@ -35,7 +35,10 @@ func govrrpd(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "govrrpd")
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
 		out, err := exec.Command(goBin, "build", "-o", binPath, "hapair/cmd/govrrpd").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
