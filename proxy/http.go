@@ -838,6 +838,9 @@ done:
 	fe.Counters.Bin.Add(in)
 	be.Counters.Bin.Add(in)
 	srv.Counters.Bin.Add(in)
+	if x.rec != nil {
+		x.rec.BytesIn = in
+	}
 	if upgrade {
 		x.tunnel(sc)
 		return false, false
