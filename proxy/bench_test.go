@@ -79,6 +79,7 @@ func BenchmarkHTTPProxy(b *testing.B) {
 	req := []byte("GET /index.html HTTP/1.1\r\nHost: test.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	br := bufio.NewReader(c)
 	want := []byte("ok")
+	body := make([]byte, 2)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Write(req); err != nil {
@@ -94,8 +95,7 @@ func BenchmarkHTTPProxy(b *testing.B) {
 				break
 			}
 		}
-		var body [2]byte
-		if _, err := io.ReadFull(br, body[:]); err != nil || !bytes.Equal(body[:], want) {
+		if _, err := io.ReadFull(br, body); err != nil || !bytes.Equal(body, want) {
 			b.Fatalf("body %q %v", body, err)
 		}
 	}
