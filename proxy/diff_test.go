@@ -288,8 +288,12 @@ func TestRulesDifferential(t *testing.T) {
 	b2 := echoHeadBackendNamed(t, "b2")
 	errfile := filepath.Join(t.TempDir(), "503.http")
 	os.WriteFile(errfile, []byte("HTTP/1.0 503 Service Unavailable\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>Sorry</h1></body></html>\n"), 0o644)
-	cfg := func(bind string) string {
+	errfile403 := filepath.Join(t.TempDir(), "403.http")
+	os.WriteFile(errfile403, []byte("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nno\n"), 0o644)
+	cfg := func(bind, bind2 string) string {
 		return `
+http-errors myerrs
+  errorfile 403 ` + errfile403 + `
 defaults
   mode http
   timeout connect 1s
@@ -297,6 +301,10 @@ defaults
   timeout server 2s
   timeout http-request 400ms
   timeout tarpit 200ms
+frontend f2
+  bind ` + bind2 + `
+  errorfiles myerrs
+  http-request deny
 frontend f
   bind ` + bind + `
   option forwardfor except 10.0.0.0/8
@@ -338,9 +346,9 @@ backend b2
   server s ` + b2 + `
 `
 	}
-	hpAddr, goAddr := freeAddr(t), freeAddr(t)
-	startHAProxy(t, cfg(hpAddr), hpAddr)
-	startProxy(t, cfg(goAddr), Options{})
+	hpAddr, goAddr, hpAddr2, goAddr2 := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	startHAProxy(t, cfg(hpAddr, hpAddr2), hpAddr)
+	startProxy(t, cfg(goAddr, goAddr2), Options{})
 	reqs := []string{
 		"GET / HTTP/1.1\r\nHost: Example.COM\r\nX-Del: gone\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: b2.example\r\n\r\n",
@@ -369,6 +377,13 @@ backend b2
 		if got != want {
 			t.Errorf("request %q\nhaproxy: %q\ngoproxy: %q", r, want, got)
 		}
+	}
+	// errorfiles from an http-errors section (frontend f2).
+	r := "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	want := roundTrip(t, hpAddr2, r, 1200*time.Millisecond)
+	got := roundTrip(t, goAddr2, r, 1200*time.Millisecond)
+	if got != want || !strings.Contains(got, "no\n") {
+		t.Errorf("errorfiles:\nhaproxy: %q\ngoproxy: %q", want, got)
 	}
 }
 

@@ -454,11 +454,16 @@ func insertHeader(msg []byte, line string) []byte {
 func (x *exchange) errorReply(status int, pc *haproxy.Proxy) bool {
 	var msg []byte
 	for _, p := range []*haproxy.Proxy{pc, x.beCfg(), x.s.fe.Cfg} {
-		if p != nil {
-			if f, ok := p.ErrorFiles[status]; ok {
-				msg = errorfileMessage(f)
-				break
-			}
+		if p == nil {
+			continue
+		}
+		if f, ok := p.ErrorFiles[status]; ok {
+			msg = errorfileMessage(f)
+			break
+		}
+		if f := x.s.fe.p.httpErrors(p, status); f != nil {
+			msg = f
+			break
 		}
 	}
 	if msg == nil {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,9 @@ type Proxy struct {
 	stopped   chan struct{} // closed by Stop
 	closed    chan struct{} // closed by Close
 	wg        sync.WaitGroup
+	errMu     sync.Mutex
+	errPages  map[string][]byte // http-errors files, read on first use
+
 	// ctx ends on Close: it cancels dials and queue waits.
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -349,3 +353,36 @@ func (l *limiter) release() {
 
 // isClosed reports errors caused by a closed connection or listener.
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// httpErrors returns the page of an `errorfiles <section>` reference of pc
+// for status (the http-errors section's errorfile lines), or nil.
+func (p *Proxy) httpErrors(pc *haproxy.Proxy, status int) []byte {
+	for _, name := range pc.ErrorFilesFrom {
+		for _, sec := range p.cfg.Sections {
+			if sec.Kind != "http-errors" || sec.Name != name {
+				continue
+			}
+			for _, ln := range sec.Lines {
+				if len(ln.Words) < 3 || ln.Words[0] != "errorfile" || ln.Words[1] != strconv.Itoa(status) {
+					continue
+				}
+				p.errMu.Lock()
+				page, ok := p.errPages[ln.Words[2]]
+				if !ok {
+					if b, err := p.opts.ReadFile(ln.Words[2]); err == nil {
+						page = errorfileMessage(string(b))
+					}
+					if p.errPages == nil {
+						p.errPages = map[string][]byte{}
+					}
+					p.errPages[ln.Words[2]] = page
+				}
+				p.errMu.Unlock()
+				if page != nil {
+					return page
+				}
+			}
+		}
+	}
+	return nil
+}
