@@ -196,6 +196,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 	if err := p.Bind(); err != nil {
 		return err
 	}
+	if len(p.listeners) == 0 {
+		// HAProxy refuses to start without any listener.
+		return errors.New("config : no <listen> line. Nothing to do !")
+	}
 	for _, fe := range p.frontends {
 		for _, l := range fe.listeners {
 			p.wg.Add(1)
