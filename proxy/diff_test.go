@@ -512,3 +512,52 @@ backend ws
 		t.Errorf("haproxy: %q\ngoproxy: %q", want, got)
 	}
 }
+
+// TestBalanceSequenceDifferential compares the servers HAProxy 2.6 and
+// goproxy pick for the same request sequence (weighted roundrobin, and
+// balance source for one client address).
+func TestBalanceSequenceDifferential(t *testing.T) {
+	a := echoHeadBackendNamed(t, "A")
+	b := echoHeadBackendNamed(t, "B")
+	c := echoHeadBackendNamed(t, "C")
+	for _, algo := range []string{"roundrobin", "source", "static-rr", "first"} {
+		t.Run(algo, func(t *testing.T) {
+			cfg := func(bind string) string {
+				return `
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 2s
+frontend f
+  bind ` + bind + `
+  default_backend be
+backend be
+  balance ` + algo + `
+  server a ` + a + ` weight 3
+  server b ` + b + ` weight 2
+  server c ` + c + ` weight 1
+`
+			}
+			hpAddr, goAddr := freeAddr(t), freeAddr(t)
+			startHAProxy(t, cfg(hpAddr), hpAddr)
+			startProxy(t, cfg(goAddr), Options{})
+			seq := func(addr string) string {
+				var out strings.Builder
+				for i := 0; i < 12; i++ {
+					r := roundTrip(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2*time.Second)
+					if i := strings.Index(r, "x-backend-mixed: "); i >= 0 {
+						out.WriteByte(r[i+17])
+					} else {
+						out.WriteByte('?')
+					}
+				}
+				return out.String()
+			}
+			want, got := seq(hpAddr), seq(goAddr)
+			if got != want {
+				t.Errorf("servers picked\nhaproxy: %s\ngoproxy: %s", want, got)
+			}
+		})
+	}
+}
