@@ -561,3 +561,30 @@ backend be
 		})
 	}
 }
+
+// TestTCPModeDifferential: mode tcp forwards bytes unchanged in both
+// directions, half-close included, like HAProxy 2.6.
+func TestTCPModeDifferential(t *testing.T) {
+	srv := echoServer(t)
+	cfg := func(bind string) string {
+		return `
+defaults
+  mode tcp
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+listen l
+  bind ` + bind + `
+  server s ` + srv + `
+`
+	}
+	hpAddr, goAddr := freeAddr(t), freeAddr(t)
+	startHAProxy(t, cfg(hpAddr), hpAddr)
+	startProxy(t, cfg(goAddr), Options{})
+	payload := "GET / HTTP/1.1\r\nHost: not parsed in tcp mode\r\n\r\n" + strings.Repeat("\x00\xff binary ", 10000)
+	want := roundTripHalfClose(t, hpAddr, payload)
+	got := roundTripHalfClose(t, goAddr, payload)
+	if got != want || got != payload+"bye" {
+		t.Errorf("tcp mode: haproxy %d bytes, goproxy %d bytes, equal %v", len(want), len(got), got == want)
+	}
+}
