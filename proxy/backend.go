@@ -359,7 +359,17 @@ func (s *Server) dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error)
 	if addr == "" {
 		addr = net.JoinHostPort(host, strconv.Itoa(s.port(dst)))
 	}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	// A background parent: deriving the connect deadline from the
+	// proxy's context would register every dial in it (a shared lock);
+	// a dial in flight at Close ends within timeout connect.
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	dctx := context.Background()
+	if d.Timeout == 0 {
+		dctx = ctx // no timeout connect: Close must be able to cancel
+	}
+	nc, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
