@@ -309,7 +309,10 @@ func (x *exchange) run() bool {
 	if st := be.Cfg.Stats; st.Enabled && fe.p.opts.Stats != nil && strings.HasPrefix(req.Target, st.URI) {
 		fe.Counters.Intercepted.Add(1)
 		resp := fe.p.opts.Stats(fe.p, fe, &StatsRequest{Method: req.Method, Target: req.Target, Header: req.Header.Get, Backend: be})
-		st, _ := strconv.Atoi(string(resp[9:12]))
+		st := 200
+		if len(resp) >= 12 {
+			st, _ = strconv.Atoi(string(resp[9:12]))
+		}
 		return x.reply(resp, st, false)
 	}
 	x.forwardFor(fe.Cfg.Options.Forwardfor, be.Cfg.Options.Forwardfor)

@@ -36,9 +36,10 @@ type Options struct {
 	ReadFile func(string) ([]byte, error)
 	// Logf reports runtime alerts and warnings (nil: dropped).
 	Logf func(format string, args ...any)
-	// Stats, when set, serves the stats page for requests matching a
-	// proxy's `stats uri`; it writes a whole response on w and reports
-	// whether the connection may stay open.
+	// Stats, when set, serves the stats page for requests matching the
+	// backend's `stats uri` (prefix match, as HAProxy): it returns a whole
+	// HTTP/1.1 response (head and body with Content-Length) that the
+	// proxy sends as is. Nil: such requests are forwarded.
 	Stats func(p *Proxy, fe *Frontend, req *StatsRequest) []byte
 }
 
