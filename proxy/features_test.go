@@ -413,3 +413,27 @@ backend be
 		t.Fatalf("dcon %d", n)
 	}
 }
+
+func TestStatsHook(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	fe := freeAddr(t)
+	var seen *StatsRequest
+	startProxy(t, httpDefaults+`
+  stats uri /admin?stats
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  server s1 `+b.addr+`
+`, Options{Stats: func(p *Proxy, f *Frontend, r *StatsRequest) []byte {
+		seen = r
+		return []byte("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstats")
+	}})
+	got := roundTrip(t, fe, "GET /admin?stats;csv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2*time.Second)
+	if !strings.HasSuffix(got, "stats") || seen == nil || seen.Target != "/admin?stats;csv" || seen.Backend.Name != "be" {
+		t.Fatalf("got %q, request %+v", got, seen)
+	}
+	if len(b.requests()) != 0 {
+		t.Fatal("stats request forwarded to the server")
+	}
+}
