@@ -213,7 +213,7 @@ type Balance struct {
 // HashType is `hash-type map-based|consistent [sdbm|djb2|wt6|crc32] [avalanche]`.
 type HashType struct {
 	Method    string // map-based (default) or consistent
-	Function  string // sdbm (default), djb2, wt6, crc32
+	Function  string // sdbm, djb2, wt6, crc32; "" when not written (sdbm, and `consistent` then avalanches)
 	Avalanche bool
 }
 

@@ -262,7 +262,7 @@ func parseBalance(l *loader, p *Proxy, ln Line) {
 
 func parseHashType(l *loader, p *Proxy, ln Line) {
 	w := ln.Words
-	h := HashType{Method: "map-based", Function: "sdbm"}
+	h := HashType{Method: "map-based"}
 	if len(w) < 2 {
 		l.d.Alertf(ln.Pos, "'hash-type' expects 'map-based' or 'consistent'.")
 		return

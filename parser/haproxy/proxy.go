@@ -15,7 +15,7 @@ func newProxy(kind, name string, pos Pos) *Proxy {
 		Mode:       ModeTCP,
 		Retries:    3,
 		Balance:    Balance{Algo: "roundrobin"},
-		HashType:   HashType{Method: "map-based", Function: "sdbm"},
+		HashType:   HashType{Method: "map-based"},
 		ErrorFiles: map[int]string{},
 		HTTPReuse:  "safe",
 		DefaultServer: ServerParams{

@@ -123,9 +123,9 @@ func New(bal haproxy.Balance, h haproxy.HashType, members []Member, allBackups b
 	// Verified against haproxy 2.6: `hash-type consistent` without a
 	// function avalanches the key (1.4 compatibility), while
 	// `consistent djb2|wt6|crc32` does not unless `avalanche` is written.
-	// The parser reports a missing function as "sdbm", so an explicit
-	// `consistent sdbm` is treated like `consistent` (avalanche).
-	if b.consistent && (h.Function == "" || h.Function == "sdbm") {
+	// The parser leaves Function empty when none is written, so an
+	// explicit `consistent sdbm` does not avalanche, as in HAProxy.
+	if b.consistent && h.Function == "" {
 		b.avalanche = true
 	}
 	for i, m := range members {

@@ -134,6 +134,7 @@ var diffCases = []diffCase{
 	{"uri-consistent", "uri", "consistent", []int{1, 1, 1, 1, 1}, uriReqs(), nil, false},
 	{"uri-consistent-wt6-aval", "uri", "consistent wt6 avalanche", []int{1, 2, 1}, uriReqs(), nil, false},
 	{"uri-consistent-sdbm-aval", "uri", "consistent sdbm avalanche", []int{1, 1, 1, 1, 1}, uriReqs(), nil, false},
+	{"uri-consistent-sdbm", "uri", "consistent sdbm", []int{1, 1, 1, 1, 1}, uriReqs(), nil, false},
 	{"uri-path-only", "uri path-only", "", []int{1, 1, 1, 1}, uriReqs(), nil, false},
 	{"hdr-consistent", "hdr(host)", "consistent djb2", []int{2, 1, 1, 3}, hostReqs(), nil, false},
 	{"hdr-consistent-sdbm", "hdr(host)", "consistent", []int{1, 1, 1, 1}, hostReqs(), nil, false},
