@@ -298,7 +298,9 @@ func (l *loader) compileACL(p *Proxy, name string, words []string, pos Pos) (*AC
 	}
 	rest := words[1:]
 	// Flags.
-	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") && !isIntPattern(rest[0]) {
+	// Any word beginning with '-' is a flag, negative numbers included:
+	// HAProxy wants `--` before such patterns.
+	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
 		f := rest[0]
 		rest = rest[1:]
 		switch f {
@@ -329,7 +331,7 @@ func (l *loader) compileACL(p *Proxy, name string, words []string, pos Pos) (*AC
 				a.Match = v
 			}
 		default:
-			return nil, fmt.Errorf("'%s' : unknown flag", f)
+			return nil, fmt.Errorf("'%s' is not a valid ACL option. Please use '--' before any pattern beginning with a '-'", f)
 		}
 	}
 patterns:
@@ -354,11 +356,6 @@ patterns:
 		l.d.Warnf(pos, "parsing acl keyword '%s' :\n  no pattern to match against were provided, so this ACL will never match.\n  If this is what you intended, please add '--' to get rid of this warning.\n  If you intended to match only for existence, please use '-m found'.\n  If you wanted to force an int to match as a bool, please use '-m bool'.\n", fetch)
 	}
 	return a, nil
-}
-
-func isIntPattern(s string) bool {
-	_, err := strconv.Atoi(s)
-	return err == nil
 }
 
 // checkPatterns validates patterns that have a syntax: regexes, integers
