@@ -45,7 +45,12 @@ var cliCommands = [][2]string{
 	{"set weight <bk>/<srv>  (DEPRECATED)", "change a server's weight (use 'set server' instead)"},
 	{"show backend", "list backends in the current running config"},
 	{"show info [desc|json|typed|float]*", "report information about the running process"},
+	{"show cli level", "display the level of the current CLI session"},
+	{"show servers state [<backend>]", "dump volatile server information (all or for a single backend)"},
+	{"show sess [id]", "report the list of current sessions or dump this exact session"},
 	{"show stat [desc|json|no-maint|typed|up]*", "report counters for each proxy and server"},
+	{"operator", "lower the level of the current CLI session to operator"},
+	{"user", "lower the level of the current CLI session to user"},
 	{"help [<command>]", "list matching or all commands"},
 	{"prompt", "toggle interactive mode with prompt"},
 	{"quit", "disconnect"},
@@ -58,11 +63,40 @@ func writeHelp(w io.Writer, head string) {
 	}
 }
 
+// Access levels of a stats socket (`level user|operator|admin`).
+const (
+	LevelUser     = "user"
+	LevelOperator = "operator"
+	LevelAdmin    = "admin"
+)
+
 // Session is one stats socket connection's state (interactive prompt).
 type Session struct {
 	Ctl         ServerControl
 	Interactive bool
+	// Level is the socket's access level; empty means admin (the
+	// package's earlier behaviour). Changing servers needs admin;
+	// addresses, cookies and algorithms show from operator on.
+	Level string
+	// GetSocks, when set, answers `_getsocks` (expose-fd listeners): it
+	// sends the listening sockets over the connection. Only unix sockets
+	// at level admin have it.
+	GetSocks func() error
 }
+
+func (s *Session) level() int {
+	switch s.Level {
+	case LevelUser:
+		return 0
+	case LevelOperator:
+		return 1
+	}
+	return 2
+}
+
+// Legends reports whether rows may show addresses, cookies and
+// algorithms at this level (HAProxy's STAT_SHLGNDS for the CLI).
+func (s *Session) legends() bool { return s.level() >= 1 }
 
 // Exec runs one command line (commands separated by ';') and writes the
 // replies, each ended by an empty line as HAProxy does. It returns false
@@ -104,7 +138,39 @@ func (s *Session) exec(args []string, w io.Writer) bool {
 		writeHelp(w, "The following commands are valid at this level:")
 	case word(0) == "show" && word(1) == "stat":
 		rows := filterRows(s.Ctl.Snapshot(), args[2:])
+		if !s.legends() {
+			HideLegends(rows)
+		}
 		WriteCSV(w, rows)
+	case word(0) == "show" && word(1) == "servers" && word(2) == "state":
+		if err := WriteServersState(w, s.Ctl, word(3)); err != nil {
+			reply(err.Error())
+		}
+	case word(0) == "show" && word(1) == "sess":
+		if l, ok := s.Ctl.(SessionLister); ok {
+			WriteSessions(w, l.Sessions(), time.Now())
+		}
+	case word(0) == "show" && word(1) == "cli" && word(2) == "level":
+		reply([]string{LevelUser, LevelOperator, LevelAdmin}[s.level()])
+	case word(0) == "operator" || word(0) == "user":
+		if word(0) == "operator" && s.level() >= 1 {
+			s.Level = LevelOperator
+		} else if word(0) == "user" {
+			s.Level = LevelUser
+		} else {
+			reply("Permission denied")
+		}
+	case word(0) == "_getsocks":
+		if s.GetSocks == nil || s.level() < 2 {
+			reply("Permission denied")
+			break
+		}
+		if err := s.GetSocks(); err != nil {
+			return false
+		}
+		return true
+	case s.level() < 2 && isAdminCommand(args):
+		reply("Permission denied")
 	case word(0) == "show" && word(1) == "info":
 		in := s.Ctl.Info()
 		WriteInfo(w, &in)
@@ -174,6 +240,18 @@ func (s *Session) exec(args []string, w io.Writer) bool {
 	}
 	io.WriteString(w, "\n")
 	return true
+}
+
+// isAdminCommand reports commands that need level admin.
+func isAdminCommand(args []string) bool {
+	if len(args) < 2 {
+		return false
+	}
+	switch args[0] + " " + args[1] {
+	case "disable server", "enable server", "set server", "set weight":
+		return true
+	}
+	return false
 }
 
 func (s *Session) reportErr(w io.Writer, err error) {
@@ -254,9 +332,27 @@ func filterRows(rows []Row, args []string) []Row {
 // HAProxy's default `stats timeout` of 10 s.
 var IdleTimeout = 10 * time.Second
 
+// Socket is a stats socket's settings (`stats socket ... level L
+// expose-fd listeners`).
+type Socket struct {
+	Ctl ServerControl
+	// Level is user, operator or admin (empty: admin).
+	Level string
+	// GetSocks, when set, answers `_getsocks` on unix connections (the
+	// `expose-fd listeners` hand-over used by a new process started with
+	// -x): it must send the listening sockets over c.
+	GetSocks func(c *net.UnixConn) error
+}
+
 // Serve runs the stats socket on ln (unix or TCP) until ctx ends: one
-// command line per connection, or a dialogue after `prompt`.
+// command line per connection, or a dialogue after `prompt`. The socket is
+// at level admin.
 func Serve(ctx context.Context, ln net.Listener, ctl ServerControl) error {
+	return (&Socket{Ctl: ctl}).Serve(ctx, ln)
+}
+
+// Serve runs the socket on ln until ctx ends.
+func (sk *Socket) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
@@ -282,7 +378,7 @@ func Serve(ctx context.Context, ln net.Listener, ctl ServerControl) error {
 		conns[c] = struct{}{}
 		mu.Unlock()
 		wg.Go(func() {
-			serveConn(c, ctl)
+			sk.serveConn(c)
 			mu.Lock()
 			delete(conns, c)
 			mu.Unlock()
@@ -290,9 +386,12 @@ func Serve(ctx context.Context, ln net.Listener, ctl ServerControl) error {
 	}
 }
 
-func serveConn(c net.Conn, ctl ServerControl) {
+func (sk *Socket) serveConn(c net.Conn) {
 	defer c.Close()
-	s := &Session{Ctl: ctl}
+	s := &Session{Ctl: sk.Ctl, Level: sk.Level}
+	if uc, ok := c.(*net.UnixConn); ok && sk.GetSocks != nil {
+		s.GetSocks = func() error { return sk.GetSocks(uc) }
+	}
 	r := bufio.NewReader(c)
 	bw := bufio.NewWriter(c)
 	for {
