@@ -29,6 +29,10 @@ type Options struct {
 	// OnEvent reports instance events that are not state changes:
 	// "MASTER_RX_LOWER_PRI" with the advert's priority.
 	OnEvent func(instance, event string, prio int)
+	// Started is called once by Run when every instance has been started
+	// (sockets open, goroutines running): the moment keepalived logs
+	// "Startup complete" and a detached daemon may tell its parent so.
+	Started func()
 }
 
 // Daemon runs the VRRP instances of a keepalived configuration.
@@ -90,6 +94,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if err := d.start(in); err != nil {
 			d.logf("(%s) %v", in.name, err)
 		}
+	}
+	if d.opts.Started != nil {
+		d.opts.Started()
 	}
 	<-ctx.Done()
 	d.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,92 +28,164 @@ type flags struct {
 	logDetail   bool
 	facility    string
 	logFile     string
+	noSyslog    bool
 	pidFile     string
 	vrrpPidFile string
 	checkPid    string
 	configTest  bool
-	vrrpOnly    bool
-	checkOnly   bool
-	configID    string
-	dumpConf    bool
-	version     bool
-	help        bool
+	// configTestLog is the optional argument of -t (keepalived 2.2.7: a
+	// file the check's messages go to).
+	configTestLog string
+	vrrpOnly      bool
+	checkOnly     bool
+	configID      string
+	dumpConf      bool
+	version       bool
+	help          bool
 }
 
-// parseFlags reads keepalived's short and long options, including the
-// optional argument of --config-test=FILE.
+// argKind says whether an option takes an argument.
+type argKind int
+
+const (
+	noArg argKind = iota
+	requiredArg
+	optionalArg // only attached: -gFILE, --log-file=FILE
+)
+
+// option is one entry of keepalived's getopt_long table.
+type option struct {
+	short byte
+	long  string
+	arg   argKind
+	set   func(f *flags, val string)
+}
+
+// options is keepalived 2.2.7's command line; options without an effect
+// in govrrpd are accepted so that existing init scripts keep working.
+var options = []option{
+	{'f', "use-file", requiredArg, func(f *flags, v string) { f.configFile = v }},
+	{'P', "vrrp", noArg, func(f *flags, _ string) { f.vrrpOnly = true }},
+	{'C', "check", noArg, func(f *flags, _ string) { f.checkOnly = true }},
+	{'B', "no_bfd", noArg, nil},
+	{0, "all", noArg, nil},
+	{'l', "log-console", noArg, func(f *flags, _ string) { f.logConsole = true }},
+	{'D', "log-detail", noArg, func(f *flags, _ string) { f.logDetail = true }},
+	{'S', "log-facility", requiredArg, func(f *flags, v string) { f.facility = v }},
+	{'G', "no-syslog", noArg, func(f *flags, _ string) { f.noSyslog = true }},
+	{'g', "log-file", optionalArg, func(f *flags, v string) {
+		if v == "" {
+			v = "/tmp/keepalived.log"
+		}
+		f.logFile = v
+	}},
+	{'u', "umask", requiredArg, nil},
+	{'X', "release-vips", noArg, nil},
+	{'V', "dont-release-vrrp", noArg, nil},
+	{'I', "dont-release-ipvs", noArg, nil},
+	{'R', "dont-respawn", noArg, nil},
+	{'n', "dont-fork", noArg, func(f *flags, _ string) { f.dontFork = true }},
+	{'d', "dump-conf", noArg, func(f *flags, _ string) { f.dumpConf = true }},
+	{'p', "pid", requiredArg, func(f *flags, v string) { f.pidFile = v }},
+	{'r', "vrrp_pid", requiredArg, func(f *flags, v string) { f.vrrpPidFile = v }},
+	{'c', "checkers_pid", requiredArg, func(f *flags, v string) { f.checkPid = v }},
+	{'a', "address-monitoring", noArg, nil},
+	{'b', "bfd_pid", requiredArg, nil},
+	{'x', "snmp", noArg, nil},
+	{'A', "snmp-agent-socket", requiredArg, nil},
+	{'s', "namespace", requiredArg, nil},
+	{'m', "core-dump", noArg, nil},
+	{'M', "core-dump-pattern", optionalArg, nil},
+	{'e', "all-config", noArg, nil},
+	{'i', "config-id", requiredArg, func(f *flags, v string) { f.configID = v }},
+	{'t', "config-test", optionalArg, func(f *flags, v string) { f.configTest = true; f.configTestLog = v }},
+	{'v', "version", noArg, func(f *flags, _ string) { f.version = true }},
+	{'h', "help", noArg, func(f *flags, _ string) { f.help = true }},
+}
+
+// parseFlags reads keepalived's options the way getopt_long does: bundled
+// short options (-nlD), attached or separate required arguments (-fFILE,
+// -f FILE, --use-file=FILE, --use-file FILE) and attached-only optional
+// ones (-gFILE, --log-file=FILE).
 func parseFlags(args []string) (*flags, error) {
-	f := &flags{configFile: "/etc/keepalived/keepalived.conf", pidFile: "/run/keepalived.pid", vrrpPidFile: "/run/keepalived_vrrp.pid"}
+	f := &flags{configFile: "/etc/keepalived/keepalived.conf", pidFile: "/run/keepalived.pid", vrrpPidFile: "/run/vrrp.pid", checkPid: "/run/checkers.pid"}
+	apply := func(o *option, val string) {
+		if o.set != nil {
+			o.set(f, val)
+		}
+	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		name, val, hasVal := strings.Cut(a, "=")
-		need := func() (string, error) {
-			if hasVal {
-				return val, nil
+		switch {
+		case strings.HasPrefix(a, "--") && len(a) > 2:
+			name, val, hasVal := strings.Cut(a[2:], "=")
+			o := findLong(name)
+			if o == nil {
+				return nil, fmt.Errorf("unrecognized option '%s'", a)
 			}
-			if i+1 >= len(args) {
-				return "", fmt.Errorf("option '%s' requires an argument", name)
+			switch o.arg {
+			case noArg:
+				if hasVal {
+					return nil, fmt.Errorf("option '--%s' doesn't allow an argument", o.long)
+				}
+			case requiredArg:
+				if !hasVal {
+					if i+1 >= len(args) {
+						return nil, fmt.Errorf("option '--%s' requires an argument", o.long)
+					}
+					i++
+					val = args[i]
+				}
 			}
-			i++
-			return args[i], nil
-		}
-		var err error
-		switch name {
-		case "-f", "--use-file":
-			f.configFile, err = need()
-		case "-n", "--dont-fork":
-			f.dontFork = true
-		case "-l", "--log-console":
-			f.logConsole = true
-		case "-D", "--log-detail":
-			f.logDetail = true
-		case "-S", "--log-facility":
-			f.facility, err = need()
-		case "-g", "--log-file":
-			f.logFile = "/tmp/keepalived.log"
-			if hasVal {
-				f.logFile = val
+			apply(o, val)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			for j := 1; j < len(a); j++ {
+				o := findShort(a[j])
+				if o == nil {
+					return nil, fmt.Errorf("invalid option -- '%c'", a[j])
+				}
+				rest := a[j+1:]
+				switch o.arg {
+				case noArg:
+					apply(o, "")
+					continue
+				case optionalArg:
+					apply(o, rest)
+				case requiredArg:
+					if rest == "" {
+						if i+1 >= len(args) {
+							return nil, fmt.Errorf("option requires an argument -- '%c'", a[j])
+						}
+						i++
+						rest = args[i]
+					}
+					apply(o, rest)
+				}
+				break
 			}
-		case "-G", "--no-syslog":
-		case "-p", "--pid":
-			f.pidFile, err = need()
-		case "-r", "--vrrp_pid":
-			f.vrrpPidFile, err = need()
-		case "-c", "--checkers_pid":
-			f.checkPid, err = need()
-		case "-b", "--bfd_pid":
-			_, err = need()
-		case "-t", "--config-test":
-			f.configTest = true
-			if hasVal {
-				f.configFile = val
-			}
-		case "-P", "--vrrp":
-			f.vrrpOnly = true
-		case "-C", "--check":
-			f.checkOnly = true
-		case "-i", "--config-id":
-			f.configID, err = need()
-		case "-d", "--dump-conf":
-			f.dumpConf = true
-		case "-v", "--version":
-			f.version = true
-		case "-h", "--help":
-			f.help = true
-		case "-V", "--dont-release-vrrp", "-I", "--dont-release-ipvs", "-X", "--release-vips",
-			"-R", "--dont-respawn", "-a", "--address-monitoring", "-x", "--snmp", "-m", "--core-dump",
-			"-M", "--core-dump-pattern", "-e", "--all-port-forward", "-u", "--umask":
-			// Accepted for compatibility; they have no effect in govrrpd.
-		case "-s", "--namespace":
-			_, err = need()
 		default:
 			return nil, fmt.Errorf("unrecognized option '%s'", a)
 		}
-		if err != nil {
-			return nil, err
-		}
 	}
 	return f, nil
+}
+
+func findLong(name string) *option {
+	for i := range options {
+		if options[i].long == name {
+			return &options[i]
+		}
+	}
+	return nil
+}
+
+func findShort(c byte) *option {
+	for i := range options {
+		if options[i].short == c && c != 0 {
+			return &options[i]
+		}
+	}
+	return nil
 }
 
 const usage = `Usage: keepalived [OPTION...]
@@ -121,13 +194,17 @@ const usage = `Usage: keepalived [OPTION...]
   -C, --check                  Only run with Health-checker subsystem
   -l, --log-console            Log messages to local console
   -D, --log-detail             Detailed log messages
-  -S, --log-facility=[0-7]     Set syslog facility to LOG_LOCAL[0-7]
+  -S, --log-facility=([0-7]|local[0-7]|user|daemon)
+                               Set syslog facility to LOG_LOCAL[0-7], user or daemon (default)
+  -G, --no-syslog              Don't log via syslog
   -g, --log-file=FILE          Also log to FILE (default /tmp/keepalived.log)
   -n, --dont-fork              Don't fork the daemon process
   -d, --dump-conf              Dump the configuration data
   -p, --pid=FILE               Use specified pidfile for parent process
   -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
-  -t, --config-test[=FILE]     Check the configuration for obvious errors
+  -c, --checkers_pid=FILE      Use specified pidfile for checkers child process
+  -t, --config-test[=LOG_FILE] Check the configuration for obvious errors, output to
+                                stderr by default
   -i, --config-id id           Skip any configuration lines beginning '@' that don't match id
   -v, --version                Display the version number
   -h, --help                   Display this help message
@@ -157,8 +234,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		dump.Write(stdout, cfg)
 	}
 	if f.configTest {
+		out := stderr
+		if f.configTestLog != "" {
+			// keepalived 2.2.7: -t=FILE writes the messages to FILE.
+			fh, err := os.OpenFile(f.configTestLog, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				fmt.Fprintf(stderr, "keepalived: %v\n", err)
+				return 1
+			}
+			defer fh.Close()
+			out = fh
+		}
 		for _, d := range diags.List {
-			fmt.Fprintln(stderr, d.String())
+			fmt.Fprintln(out, d.String())
 		}
 		if cfg == nil {
 			// keepalived 2.2.7 exits 0 here ("Config files missing");
@@ -173,6 +261,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	if f.facility != "" {
+		if _, err := parseFacility(f.facility); err != nil {
+			fmt.Fprintf(stderr, "keepalived: %v\n", err)
+			return 1
+		}
+	}
+	// keepalived 2.2.7 does not start a second daemon on a pid file whose
+	// process is alive: it logs "daemon is already running" and exits 0.
+	if pid, ok := runningPid(f.pidFile); ok && pid != os.Getpid() {
+		fmt.Fprintf(stderr, "keepalived: daemon is already running (pid %d)\n", pid)
+		return 0
+	}
 	if !f.dontFork && !daemon.IsChild() {
 		if _, err := daemon.Detach(10 * time.Second); err != nil {
 			fmt.Fprintf(stderr, "keepalived: %v\n", err)
@@ -180,10 +280,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	lg, err := newLogger(f, stderr)
+	if err != nil {
+		daemon.Fail(err.Error())
+		fmt.Fprintf(stderr, "keepalived: %v\n", err)
+		return 1
+	}
+	defer lg.close()
+	lg.log("Starting " + version)
+	lg.log("Command line: " + quoteArgs(os.Args))
+	lg.log("Configuration file " + f.configFile)
 	// Like keepalived, problems in the file are logged and the daemon runs.
-	logw := stderr
 	for _, d := range diags.List {
-		fmt.Fprintln(logw, d.String())
+		lg.log(d.String())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -192,15 +301,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keepalived: %v\n", err)
 		return 1
 	}
-	defer os.Remove(f.pidFile)
+	defer removePidFile(f.pidFile)
 	opts := daemonOptions{
-		DontFork: f.dontFork, LogConsole: f.logConsole, LogDetail: f.logDetail,
-		PidFile: f.pidFile, VRRPPidFile: f.vrrpPidFile, ConfigID: f.configID, ConfigPath: f.configFile,
+		VRRPOnly: f.vrrpOnly, CheckOnly: f.checkOnly,
+		VRRPPidFile: f.vrrpPidFile, CheckPidFile: f.checkPid, ConfigID: f.configID, ConfigPath: f.configFile,
+		Ready: daemon.Ready,
 	}
-	if err := runDaemon(ctx, cfg, opts); err != nil {
+	if err := runDaemon(ctx, cfg, lg, opts); err != nil {
 		daemon.Fail(err.Error())
+		lg.log(err.Error())
 		fmt.Fprintf(stderr, "keepalived: %v\n", err)
 		return 1
 	}
+	lg.log("Stopped " + version)
 	return 0
+}
+
+// runningPid reads the first pid of a pid file and reports whether that
+// process is alive.
+func runningPid(path string) (int, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	if syscall.Kill(pid, 0) != nil {
+		return pid, false
+	}
+	// A zombie (exited, not yet reaped by init) no longer runs.
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	return pid, err != nil || !strings.Contains(string(st), "State:\tZ")
+}
+
+// removePidFile removes a pid file only while it still names this process
+// (a daemon started after us may own it now).
+func removePidFile(path string) {
+	if pid, _ := runningPid(path); pid == os.Getpid() {
+		os.Remove(path)
+	}
+}
+
+// quoteArgs renders a command line as keepalived logs it: 'a' 'b'.
+func quoteArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + a + "'"
+	}
+	return strings.Join(q, " ")
 }

@@ -8,47 +8,36 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
-	"time"
 
+	"hapair/internal/daemon"
 	"hapair/parser/keepalived"
 	"hapair/vrrp"
 	"hapair/vrrp/notify"
 	"hapair/vrrp/track"
 )
 
-// daemonOptions are the command-line settings the VRRP daemon needs.
+// daemonOptions are the command-line settings the daemon needs.
 type daemonOptions struct {
-	DontFork, LogConsole, LogDetail bool
-	PidFile, VRRPPidFile            string
-	ConfigID                        string
-	ConfigPath                      string
-}
-
-// logger writes keepalived's console log format ("Wed Nov 25 06:36:20
-// 2026: msg") when -l is given.
-type logger struct {
-	mu sync.Mutex
-	on bool
-}
-
-func (l *logger) log(msg string) {
-	if !l.on {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(os.Stdout, "%s: %s\n", time.Now().Format("Mon Jan _2 15:04:05.000 2006"), msg)
+	// VRRPOnly (-P) runs no LVS checkers; CheckOnly (-C) runs only them.
+	VRRPOnly, CheckOnly       bool
+	VRRPPidFile, CheckPidFile string
+	ConfigID                  string
+	ConfigPath                string
+	// Ready is called once everything has started (a detached child
+	// then releases its waiting parent).
+	Ready func()
 }
 
 // runDaemon runs the VRRP instances of cfg until ctx ends: tracking
 // (vrrp/track) feeds the daemon's priority and fault hooks, state changes
 // go to notify scripts (vrrp/notify), SIGHUP reloads the configuration.
-func runDaemon(ctx context.Context, cfg *keepalived.Config, opts daemonOptions) error {
-	lg := &logger{on: opts.LogConsole}
+func runDaemon(ctx context.Context, cfg *keepalived.Config, lg *logger, opts daemonOptions) error {
 	if opts.VRRPPidFile != "" {
 		// There is no separate VRRP child: this process is it.
-		if err := os.WriteFile(opts.VRRPPidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err == nil {
-			defer os.Remove(opts.VRRPPidFile)
+		if err := daemon.WritePidFile(opts.VRRPPidFile, os.Getpid()); err != nil {
+			lg.log(err.Error())
+		} else {
+			defer removePidFile(opts.VRRPPidFile)
 		}
 	}
 
@@ -72,6 +61,12 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, opts daemonOptions) 
 			}
 		},
 		OnEvent: func(instance, ev string, prio int) { n.Event(instance, ev, prio) },
+		Started: func() {
+			lg.log("Startup complete")
+			if opts.Ready != nil {
+				opts.Ready()
+			}
+		},
 		OnGroupState: func(group string, st vrrp.State) {
 			if s, ok := states[st]; ok {
 				n.StateChanged(notify.Group, group, s, 0)

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"hapair/internal/netns"
+	"hapair/internal/testenv"
+
+	"golang.org/x/sys/unix"
+)
+
+// waitFor polls cond every 20 ms until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file %s: %q", path, b)
+	}
+	return pid
+}
+
+// alive reports whether pid runs (a zombie left for init to reap does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	return err == nil && !strings.Contains(string(b), "State:\tZ")
+}
+
+func hasVIP(ns *netns.NS, vip string) bool {
+	out, _ := ns.Command("ip", "-4", "-o", "addr", "show", "dev", "eth0").CombinedOutput()
+	return strings.Contains(string(out), " "+vip+"/")
+}
+
+// TestInitScriptDaemon installs the init.d script the way `make install`
+// does (paths substituted into a temporary prefix) and drives govrrpd
+// through it inside a namespace: start detaches (the script returns once
+// the daemon runs, pid files written, the daemon leads its own session),
+// the instance takes its VIP, a second start does not start a second
+// daemon, status, SIGUSR1/SIGUSR2 dumps, reload, and stop removes the VIP
+// and the pid files.
+func TestInitScriptDaemon(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := buildGovrrpd(t)
+	dir := t.TempDir()
+	sbin := filepath.Join(dir, "sbin")
+	os.MkdirAll(sbin, 0o755)
+	if err := os.Symlink(bin, filepath.Join(sbin, "keepalived")); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "keepalived.conf")
+	os.WriteFile(conf, []byte(`global_defs { router_id H20 }
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 51
+  priority 255
+  advert_int 1
+  virtual_ipaddress { 192.0.2.100 }
+}
+`), 0o644)
+	tmpl, err := os.ReadFile("../../init/init.d/keepalived")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(dir, "run/keepalived.pid")
+	script := strings.NewReplacer("@SBINDIR@", sbin, "@KACONFFILE@", conf, "@KAPIDFILE@", pidFile,
+		"@KADEFAULTSFILE@", filepath.Join(dir, "default")).Replace(string(tmpl))
+	initd := filepath.Join(dir, "keepalived.init")
+	os.WriteFile(initd, []byte(script), 0o755)
+	os.WriteFile(filepath.Join(dir, "default"), []byte("DAEMON_ARGS=\"-D -G -g"+filepath.Join(dir, "log")+"\"\n"), 0o644)
+
+	ns := netns.New(t, "h20d")
+	ns.Run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+	ns.Run("ip", "link", "set", "eth1", "up")
+	ns.Run("ip", "link", "set", "eth0", "up")
+	ns.Run("ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+	initCmd := func(action string) (string, int) {
+		var out bytes.Buffer
+		cmd := ns.Command("sh", initd, action)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), code
+	}
+
+	start := time.Now()
+	if out, code := initCmd("start"); code != 0 {
+		t.Fatalf("start: exit %d\n%s", code, out)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("start took %v: the parent must return once the daemon runs", d)
+	}
+	pid := readPid(t, pidFile)
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	if !alive(pid) {
+		t.Fatalf("pid %d from %s is not running", pid, pidFile)
+	}
+	if vp := readPid(t, filepath.Join(dir, "run/vrrp.pid")); vp != pid {
+		t.Errorf("vrrp.pid = %d, want %d (one process)", vp, pid)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run/checkers.pid")); err == nil {
+		t.Errorf("checkers.pid written without any virtual_server (keepalived starts no checker child)")
+	}
+	if sid, _ := unix.Getsid(pid); sid != pid {
+		t.Errorf("daemon session %d, want its own (%d): not detached", sid, pid)
+	}
+	// Address owner (priority 255, no state): MASTER at once, like keepalived.
+	if !waitFor(2*time.Second, func() bool { return hasVIP(ns, "192.0.2.100") }) {
+		t.Fatalf("VIP not taken; log:\n%s", readFile(filepath.Join(dir, "log")))
+	}
+	if out, code := initCmd("start"); code != 0 || !strings.Contains(out, "already running") {
+		t.Errorf("second start: exit %d\n%s", code, out)
+	}
+	if got := readPid(t, pidFile); got != pid {
+		t.Errorf("second start replaced the pid file: %d, want %d", got, pid)
+	}
+	if out, code := initCmd("status"); code != 0 || !strings.Contains(out, strconv.Itoa(pid)) {
+		t.Errorf("status: exit %d\n%s", code, out)
+	}
+
+	// SIGUSR1 and SIGUSR2 write keepalived's dump files.
+	for sig, path := range map[syscall.Signal]string{syscall.SIGUSR1: "/tmp/keepalived.data", syscall.SIGUSR2: "/tmp/keepalived.stats"} {
+		before := time.Now().Add(-time.Second)
+		syscall.Kill(pid, sig)
+		if !waitFor(2*time.Second, func() bool {
+			st, err := os.Stat(path)
+			return err == nil && st.ModTime().After(before) && st.Size() > 0
+		}) {
+			t.Errorf("%v: %s not written", sig, path)
+		}
+	}
+	if b, _ := os.ReadFile("/tmp/keepalived.data"); !strings.Contains(string(b), "VI_1") {
+		t.Errorf("keepalived.data lacks VI_1:\n%s", b)
+	}
+
+	if out, code := initCmd("reload"); code != 0 {
+		t.Errorf("reload: exit %d\n%s", code, out)
+	}
+	if !waitFor(2*time.Second, func() bool { return strings.Contains(readFile(filepath.Join(dir, "log")), "Reloading") }) {
+		t.Errorf("reload did not reach the daemon; log:\n%s", readFile(filepath.Join(dir, "log")))
+	}
+	if !alive(pid) || !hasVIP(ns, "192.0.2.100") {
+		t.Errorf("after reload: alive %v, VIP %v", alive(pid), hasVIP(ns, "192.0.2.100"))
+	}
+
+	start = time.Now()
+	if out, code := initCmd("stop"); code != 0 {
+		t.Fatalf("stop: exit %d\n%s", code, out)
+	}
+	t.Logf("stop took %v", time.Since(start))
+	if alive(pid) {
+		t.Errorf("daemon still running after stop")
+	}
+	if hasVIP(ns, "192.0.2.100") {
+		t.Errorf("VIP left after stop")
+	}
+	for _, f := range []string{pidFile, filepath.Join(dir, "run/vrrp.pid")} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("%s left after stop", f)
+		}
+	}
+	if out, code := initCmd("status"); code != 3 {
+		t.Errorf("status after stop: exit %d (want 3)\n%s", code, out)
+	}
+	log := readFile(filepath.Join(dir, "log"))
+	for _, want := range []string{"Starting Keepalived", "Startup complete", "(VI_1) Entering MASTER STATE", "Stopped Keepalived"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// TestDetachFailureReported: a daemon that cannot start (pid file in a
+// directory that does not exist) makes the command fail with the reason,
+// as keepalived's init scripts expect, instead of returning 0.
+func TestDetachFailureReported(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := buildGovrrpd(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "k.conf")
+	os.WriteFile(conf, []byte("vrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.9 }\n}\n"), 0o644)
+	ns := netns.New(t, "h20f")
+	out, err := ns.Command(bin, "-f", conf, "-p", filepath.Join(dir, "missing/k.pid")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "k.pid") {
+		t.Errorf("want a failure naming the pid file, got %v:\n%s", err, out)
+	}
+}
+
+// TestConsoleLogForeground: -n -l logs keepalived's console lines on
+// stderr (keepalived 2.2.7 writes nothing on stdout).
+func TestConsoleLogForeground(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := buildGovrrpd(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "k.conf")
+	os.WriteFile(conf, []byte("vrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n state BACKUP\n virtual_ipaddress { 192.0.2.9 }\n}\n"), 0o644)
+	ns := netns.New(t, "h20l")
+	cmd := ns.Command(bin, "-n", "-l", "-G", "-f", conf, "-p", filepath.Join(dir, "k.pid"), "-r", filepath.Join(dir, "v.pid"))
+	var stdout bytes.Buffer
+	errPath := filepath.Join(dir, "stderr")
+	stderr, err := os.Create(errPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ok := waitFor(3*time.Second, func() bool { return strings.Contains(readFile(errPath), "Entering BACKUP STATE") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if !ok {
+		t.Errorf("no BACKUP line on stderr:\n%s", readFile(errPath))
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout should stay empty, got:\n%s", stdout.String())
+	}
+}
