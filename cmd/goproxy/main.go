@@ -3,15 +3,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"hapair/parser/haproxy"
 )
@@ -238,19 +235,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	opts := serveOptions{
-		Foreground: f.foreground || !(f.daemon || cfg.Global.Daemon),
-		PidFile:    f.pidFile,
-		Quiet:      f.quiet,
-	}
-	if opts.PidFile == "" {
-		opts.PidFile = cfg.Global.PidFile
-	}
-	if err := serve(ctx, cfg, opts); err != nil {
-		fmt.Fprintf(stderr, "[ALERT]    (%d) : %v\n", pid, err)
-		return 1
-	}
-	return 0
+	masterPidFile = cfg.Global.PidFile
+	return startProcess(f, cfg, stderr)
 }

@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"hapair/internal/daemon"
+	"hapair/internal/fdpass"
 	"hapair/parser/haproxy"
 	"hapair/proxy"
 )
@@ -14,8 +18,17 @@ import (
 // serveOptions are the command-line settings the runtime needs.
 type serveOptions struct {
 	Foreground bool
-	PidFile    string
+	PidFile    string // written with this pid once the listeners are bound
 	Quiet      bool
+	SoftStop   []int  // -sf: old processes told to finish (SIGUSR1)
+	HardStop   []int  // -st: old processes told to stop (SIGTERM)
+	XferSocket string // -x: where to fetch the old listeners
+	// Ready is called once the process serves (listeners bound, pid file
+	// written, privileges dropped): the daemon parent or master waits
+	// for it.
+	Ready func()
+	// Program is argv[0], for HAProxy's "[prog.main()]" messages.
+	Program string
 }
 
 // runtimePart is one optional piece of the running process (logging,
@@ -43,11 +56,17 @@ type partEnv struct {
 	Warn  func(format string, args ...any)
 }
 
-// serve runs the proxy for cfg until ctx ends (SIGTERM/SIGINT: hard stop,
-// every connection closed) or SIGUSR1 arrives (soft stop: listeners closed,
-// connections in flight finish, then serve returns), as HAProxy does.
-// Daemon mode and -sf/-st hand-over belong to the process-model code; here
-// the proxy runs in the foreground.
+// serve runs the proxy for cfg until ctx ends or a stop signal arrives,
+// as HAProxy does: SIGTERM/SIGINT hard stop (every connection closed),
+// SIGUSR1 soft stop (listeners closed, connections in flight finish, then
+// serve returns; `hard-stop-after` bounds the wait), SIGTTOU/SIGTTIN pause
+// and resume the listeners, SIGHUP dumps the servers' states.
+//
+// The steps follow HAProxy's start: raise the file limit, take over the
+// old process's listeners (-sf/-st/-x), bind, start the parts (logging,
+// checks, stats), write the pid file, chroot and drop privileges, offer
+// the listeners to a successor, tell the old processes to go, report
+// ready.
 func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
 	pid := os.Getpid()
 	env := &partEnv{
@@ -59,7 +78,29 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
 			fmt.Fprintf(os.Stderr, "[WARNING]  (%d) : "+format+"\n", append([]any{pid}, args...)...)
 		},
 	}
-	popts := proxy.Options{Logf: env.Warn}
+	// Signals are caught from the start: a soft stop that arrives while
+	// binding must not kill the process with Go's default action.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGTTOU, syscall.SIGTTIN, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	ctx, hardStop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer hardStop()
+
+	if opts.Program == "" {
+		opts.Program = "haproxy"
+	}
+	if err := raiseFDLimit(&cfg.Global, opts.Program); err != nil {
+		return err
+	}
+	uid, gid, err := credentials(&cfg.Global)
+	if err != nil {
+		return err
+	}
+	ls := &listenerSet{}
+	ls.inherit(opts.XferSocket, append(append([]int{}, opts.SoftStop...), opts.HardStop...), env.Warn)
+	defer ls.closeUnused()
+
+	popts := proxy.Options{Logf: env.Warn, Listen: ls.listen}
 	var running []runtimePart
 	defer func() {
 		for i := len(running) - 1; i >= 0; i-- {
@@ -83,20 +124,64 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
 	if err := p.Bind(); err != nil {
 		return fmt.Errorf("Starting proxy: %w", err)
 	}
+	ls.closeUnused()
 	for _, part := range running {
 		if err := part.Start(ctx, p); err != nil {
 			p.Close()
 			return err
 		}
 	}
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
+	xctx, stopXfer := context.WithCancel(context.Background())
+	defer stopXfer()
+	if ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: fdpass.AbstractAddr("goproxy", pid), Net: "unix"}); err == nil {
+		go ls.serveTransfer(xctx, ul)
+	} else {
+		env.Warn("cannot offer the listeners to a successor: %v", err)
+	}
+	serveExposedSockets(xctx, cfg, ls, env)
+	if opts.PidFile != "" {
+		if err := daemon.WritePidFile(opts.PidFile, pid); err != nil {
+			p.Close()
+			return fmt.Errorf("[%s.main()] Cannot create pidfile %s", opts.Program, opts.PidFile)
+		}
+	}
+	if err := dropPrivileges(&cfg.Global, uid, gid); err != nil {
+		p.Close()
+		return err
+	}
+	signalOld(opts.SoftStop, opts.HardStop)
+	if opts.Ready != nil {
+		opts.Ready()
+	}
+
 	go func() {
-		select {
-		case <-usr1:
-			p.Stop()
-		case <-ctx.Done():
+		var hardTimer <-chan time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hardTimer:
+				env.Warn("Proxy: hard-stop-after expired, closing the remaining connections.")
+				p.Close()
+				return
+			case s := <-sigs:
+				switch s {
+				case syscall.SIGUSR1:
+					if !p.Stopping() {
+						p.Stop()
+						stopXfer()
+						if d := cfg.Global.HardStopAfter; d > 0 {
+							hardTimer = time.After(d)
+						}
+					}
+				case syscall.SIGTTOU:
+					ls.setPaused(true, env.Warn)
+				case syscall.SIGTTIN:
+					ls.setPaused(false, env.Warn)
+				case syscall.SIGHUP:
+					dumpServerStates(p, env)
+				}
+			}
 		}
 	}()
 	return p.Run(ctx)

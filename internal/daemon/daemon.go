@@ -34,46 +34,84 @@ const readyToken = "READY"
 // IsChild reports whether this process is the detached child of Detach.
 func IsChild() bool { return os.Getenv(envChild) != "" }
 
-// Detach starts this program again, with the same arguments, in a new
-// session with standard input and outputs on /dev/null, and waits up to
-// timeout for the child to call Ready or Fail (or to exit). It returns the
-// child's pid once the child is ready, and an error carrying the child's own
-// message otherwise. Call it only when IsChild() is false.
-func Detach(timeout time.Duration) (int, error) {
+// Spec says how Start runs the copy of this program.
+type Spec struct {
+	// Args are the arguments after the program name; nil means the
+	// arguments of this process.
+	Args []string
+	// Env is added to this process's environment.
+	Env []string
+	// Setsid starts the child in a new session (detached from the
+	// terminal), as daemon mode wants; a master's workers stay in its
+	// session.
+	Setsid bool
+	// Stdout and Stderr default to /dev/null.
+	Stdout, Stderr *os.File
+}
+
+// Child is a running copy of this program started by Start, which reports
+// Ready or Fail over a pipe.
+type Child struct {
+	Cmd  *exec.Cmd
+	done chan answer
+}
+
+type answer struct {
+	ready bool
+	msg   string
+}
+
+// Start runs this program again as spec says; the child finds the
+// readiness pipe through the environment (IsChild, Ready, Fail).
+func Start(spec Spec) (*Child, error) {
 	self, err := selfPath()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return 0, fmt.Errorf("daemon: %w", err)
+		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	defer r.Close()
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
+		r.Close()
 		w.Close()
-		return 0, fmt.Errorf("daemon: %w", err)
+		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	defer null.Close()
-	cmd := exec.Command(self, os.Args[1:]...)
+	args := spec.Args
+	if args == nil {
+		args = os.Args[1:]
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Args[0] = os.Args[0]
-	cmd.Env = append(os.Environ(), envChild+"=3")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envChild+"=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(append(env, spec.Env...), envChild+"=3")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	if spec.Stdout != nil {
+		cmd.Stdout = spec.Stdout
+	}
+	if spec.Stderr != nil {
+		cmd.Stderr = spec.Stderr
+	}
 	cmd.ExtraFiles = []*os.File{w} // fd 3 in the child
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if spec.Setsid {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	if err := cmd.Start(); err != nil {
+		r.Close()
 		w.Close()
-		return 0, fmt.Errorf("daemon: starting %s: %w", self, err)
+		return nil, fmt.Errorf("daemon: starting %s: %w", self, err)
 	}
 	w.Close()
-	pid := cmd.Process.Pid
-
-	type answer struct {
-		ready bool
-		msg   string
-	}
-	done := make(chan answer, 1)
+	c := &Child{Cmd: cmd, done: make(chan answer, 1)}
 	go func() {
+		defer r.Close()
 		var a answer
 		sc := bufio.NewScanner(r)
 		var lines []string
@@ -85,27 +123,54 @@ func Detach(timeout time.Duration) (int, error) {
 			lines = append(lines, sc.Text())
 		}
 		a.msg = strings.Join(lines, "\n")
-		done <- a
+		c.done <- a
 	}()
+	return c, nil
+}
+
+// Pid is the child's process id.
+func (c *Child) Pid() int { return c.Cmd.Process.Pid }
+
+// WaitReady waits up to timeout for the child to call Ready. When the child
+// fails, exits or times out (it is then killed), WaitReady reaps it and
+// returns an error with the child's own message.
+func (c *Child) WaitReady(timeout time.Duration) error {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
-	case a := <-done:
+	case a := <-c.done:
 		if a.ready {
-			cmd.Process.Release()
-			return pid, nil
+			return nil
 		}
 		// The child closed the pipe without becoming ready: it failed.
-		err := cmd.Wait()
+		err := c.Cmd.Wait()
 		if a.msg != "" {
-			return 0, errors.New(a.msg)
+			return errors.New(a.msg)
 		}
-		return 0, fmt.Errorf("daemon: child exited before it was ready: %v", err)
+		return fmt.Errorf("daemon: child exited before it was ready: %v", err)
 	case <-timer.C:
-		cmd.Process.Kill()
-		cmd.Wait()
-		return 0, fmt.Errorf("daemon: child not ready after %s", timeout)
+		c.Cmd.Process.Kill()
+		c.Cmd.Wait()
+		return fmt.Errorf("daemon: child not ready after %s", timeout)
 	}
+}
+
+// Detach starts this program again, with the same arguments, in a new
+// session with standard input and outputs on /dev/null, and waits up to
+// timeout for the child to call Ready or Fail (or to exit). It returns the
+// child's pid once the child is ready, and an error carrying the child's own
+// message otherwise. Call it only when IsChild() is false.
+func Detach(timeout time.Duration) (int, error) {
+	c, err := Start(Spec{Setsid: true})
+	if err != nil {
+		return 0, err
+	}
+	if err := c.WaitReady(timeout); err != nil {
+		return 0, err
+	}
+	pid := c.Pid()
+	c.Cmd.Process.Release()
+	return pid, nil
 }
 
 // selfPath resolves the path this program was started from, keeping the

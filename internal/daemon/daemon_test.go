@@ -145,3 +145,26 @@ func TestWritePidFile(t *testing.T) {
 		t.Error("want an error for a missing directory")
 	}
 }
+
+func TestNotify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notify")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t.Setenv("NOTIFY_SOCKET", path)
+	if err := Notify("READY=1\nMAINPID=42"); err != nil {
+		t.Fatal(err)
+	}
+	l.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, 128)
+	n, err := l.Read(b)
+	if err != nil || string(b[:n]) != "READY=1\nMAINPID=42" {
+		t.Fatalf("got %q, %v", b[:n], err)
+	}
+	t.Setenv("NOTIFY_SOCKET", "")
+	if err := Notify("READY=1"); err != nil {
+		t.Errorf("without NOTIFY_SOCKET: %v", err)
+	}
+}

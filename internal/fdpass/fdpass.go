@@ -55,7 +55,7 @@ func Serve(ctx context.Context, ln *net.UnixListener, files func() []File) error
 			return fmt.Errorf("fdpass: accept: %w", err)
 		}
 		c.SetDeadline(time.Now().Add(5 * time.Second))
-		err = send(c, files())
+		err = Send(c, files())
 		c.Close()
 		if err != nil && ctx.Err() == nil {
 			// One failed transfer must not stop the server; the
@@ -65,7 +65,9 @@ func Serve(ctx context.Context, ln *net.UnixListener, files func() []File) error
 	}
 }
 
-func send(c *net.UnixConn, files []File) error {
+// Send writes files to c in the transfer format Fetch and Receive read. The
+// caller keeps ownership of the files.
+func Send(c *net.UnixConn, files []File) error {
 	for len(files) > 0 {
 		n := min(len(files), maxPerMsg)
 		batch := files[:n]
@@ -93,7 +95,14 @@ func Fetch(addr string, timeout time.Duration) ([]File, error) {
 		return nil, fmt.Errorf("fdpass: connecting to %s: %w", addr, err)
 	}
 	defer c.Close()
-	uc := c.(*net.UnixConn)
+	return Receive(c.(*net.UnixConn), timeout)
+}
+
+// Receive reads one transfer (as Send writes it) from c within timeout, for
+// callers that speak first on the connection (HAProxy's `_getsocks`
+// command on a stats socket). The caller owns the returned files.
+func Receive(uc *net.UnixConn, timeout time.Duration) ([]File, error) {
+	addr := uc.RemoteAddr().String()
 	uc.SetDeadline(time.Now().Add(timeout))
 	var out []File
 	buf := make([]byte, 64*1024)

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"hapair/internal/fdpass"
+	"hapair/parser/haproxy"
+)
+
+// listenerSet opens the process's listening sockets and keeps them
+// transferable: a successor started with -sf/-st (or -x) takes the very
+// same sockets, so no connection queued in the kernel is lost on reload.
+// Fresh sockets get SO_REUSEPORT as HAProxy's do, so that both processes
+// can listen on the port during the switch even without a transfer.
+// Every listener is wrapped so SIGTTOU/SIGTTIN can pause and resume it.
+type listenerSet struct {
+	mu        sync.Mutex
+	inherited map[string]*os.File // by listenKey, until used
+	open      []*pausable
+	paused    bool
+}
+
+// listenKey names a bind address the same way in the old and the new
+// process; it is the name the descriptor travels under.
+func listenKey(a haproxy.Addr) string {
+	host := a.Host
+	if host == "*" {
+		host = ""
+	}
+	if a.Net == "unix" {
+		return "unix:" + host
+	}
+	return a.Net + ":" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+// inherit takes over the listeners of the old processes: from the socket
+// of `-x` (HAProxy's `_getsocks` on a stats socket), else from each old
+// goproxy's own transfer socket. A failure is a warning, as with HAProxy:
+// the new process then binds fresh sockets beside the old ones.
+func (s *listenerSet) inherit(xsock string, oldPids []int, warn func(string, ...any)) {
+	s.inherited = map[string]*os.File{}
+	var files []fdpass.File
+	if xsock != "" {
+		fs, err := getsocks(xsock)
+		if err != nil {
+			warn("Failed to get the sockets from the old process! (%v)", err)
+		}
+		files = append(files, fs...)
+	}
+	if len(files) == 0 {
+		for _, pid := range oldPids {
+			fs, err := fdpass.Fetch(fdpass.AbstractAddr("goproxy", pid), 3*time.Second)
+			if err != nil {
+				// Not a goproxy, or already gone: bind afresh.
+				continue
+			}
+			files = append(files, fs...)
+		}
+	}
+	for _, f := range files {
+		if old, dup := s.inherited[f.Name]; dup {
+			old.Close()
+		}
+		s.inherited[f.Name] = f.File
+	}
+}
+
+// getsocks asks the stats socket at path for its listeners.
+func getsocks(path string) ([]fdpass.File, error) {
+	c, err := net.DialTimeout("unix", path, 3*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	uc := c.(*net.UnixConn)
+	uc.SetWriteDeadline(time.Now().Add(3 * time.Second))
+	if _, err := uc.Write([]byte("_getsocks\n")); err != nil {
+		return nil, err
+	}
+	return fdpass.Receive(uc, 5*time.Second)
+}
+
+// closeUnused closes inherited sockets the new configuration does not bind.
+func (s *listenerSet) closeUnused() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, f := range s.inherited {
+		f.Close()
+		delete(s.inherited, k)
+	}
+}
+
+// listen is the proxy.Options.Listen hook.
+func (s *listenerSet) listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
+	key := listenKey(a)
+	s.mu.Lock()
+	f := s.inherited[key]
+	delete(s.inherited, key)
+	s.mu.Unlock()
+	var l net.Listener
+	if f != nil && a.Port != 0 {
+		var err error
+		l, err = net.FileListener(f)
+		f.Close()
+		if err != nil {
+			l = nil
+		}
+	} else if f != nil {
+		f.Close()
+	}
+	if l == nil {
+		var err error
+		if l, err = listenFresh(a, b); err != nil {
+			return nil, err
+		}
+	}
+	if ul, ok := l.(*net.UnixListener); ok {
+		// The path belongs to whichever process holds the socket last.
+		ul.SetUnlinkOnClose(false)
+	}
+	p := &pausable{key: key, inner: l, addr: a, bind: b, wake: make(chan struct{})}
+	s.mu.Lock()
+	s.open = append(s.open, p)
+	s.mu.Unlock()
+	return p, nil
+}
+
+// files returns duplicates of the open listeners' descriptors, for a
+// successor. The caller closes them.
+func (s *listenerSet) files() []fdpass.File {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []fdpass.File
+	for _, p := range s.open {
+		p.mu.Lock()
+		inner, closed, paused := p.inner, p.closed, p.paused
+		p.mu.Unlock()
+		if closed || paused {
+			continue
+		}
+		fl, ok := inner.(interface{ File() (*os.File, error) })
+		if !ok {
+			continue
+		}
+		f, err := fl.File()
+		if err != nil {
+			continue
+		}
+		out = append(out, fdpass.File{Name: p.key, File: f})
+	}
+	return out
+}
+
+// serveTransfer offers the listeners on the abstract socket named after
+// this pid until ctx ends. It also answers HAProxy's `_getsocks` command,
+// so the same code serves a stats socket with `expose-fd listeners`.
+func (s *listenerSet) serveTransfer(ctx context.Context, ln *net.UnixListener) {
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		go func() {
+			defer c.Close()
+			s.sendTo(c)
+		}()
+	}
+}
+
+// sendTo sends the listeners to c and closes the duplicates.
+func (s *listenerSet) sendTo(c *net.UnixConn) error {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	files := s.files()
+	defer func() {
+		for _, f := range files {
+			f.File.Close()
+		}
+	}()
+	return fdpass.Send(c, files)
+}
+
+// setPaused pauses (SIGTTOU) or resumes (SIGTTIN) every listener.
+func (s *listenerSet) setPaused(paused bool, warn func(string, ...any)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused = paused
+	for _, p := range s.open {
+		if err := p.setPaused(paused); err != nil {
+			warn("Proxy: cannot resume listener %s: %v", p.key, err)
+		}
+	}
+}
+
+// pausable is a listener that can stop listening and start again without
+// its accept loop noticing: HAProxy's SIGTTOU releases the port (so another
+// process can take it) and SIGTTIN takes it back.
+type pausable struct {
+	key  string
+	addr haproxy.Addr
+	bind *haproxy.Bind
+
+	mu     sync.Mutex
+	inner  net.Listener
+	paused bool
+	closed bool
+	wake   chan struct{} // closed and replaced on every change
+}
+
+// Accept waits for a connection; while paused it waits for resume or close.
+func (p *pausable) Accept() (net.Conn, error) {
+	for {
+		p.mu.Lock()
+		inner, paused, closed, wake := p.inner, p.paused, p.closed, p.wake
+		p.mu.Unlock()
+		if closed {
+			return nil, net.ErrClosed
+		}
+		if paused {
+			<-wake
+			continue
+		}
+		c, err := inner.Accept()
+		if err == nil {
+			return c, nil
+		}
+		p.mu.Lock()
+		changed := p.inner != inner || p.paused || p.closed
+		p.mu.Unlock()
+		if !changed {
+			return nil, err
+		}
+	}
+}
+
+func (p *pausable) changed() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+func (p *pausable) setPaused(paused bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.paused == paused {
+		return nil
+	}
+	if paused {
+		p.paused = true
+		p.inner.Close()
+		p.changed()
+		return nil
+	}
+	l, err := listenFresh(p.addr, p.bind)
+	if err != nil {
+		return err
+	}
+	p.inner, p.paused = l, false
+	p.changed()
+	return nil
+}
+
+// Close closes the listener for good.
+func (p *pausable) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return net.ErrClosed
+	}
+	p.closed = true
+	err := p.inner.Close()
+	p.changed()
+	if p.paused {
+		return nil
+	}
+	return err
+}
+
+// Addr is the bound address.
+func (p *pausable) Addr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inner.Addr()
+}
+
+// listenFresh binds a new socket for a bind address with SO_REUSEADDR and
+// SO_REUSEPORT (HAProxy sets both unless `noreuseport`), choosing the
+// address family as proxy.Listen does.
+func listenFresh(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
+	network := "tcp4"
+	host := a.Host
+	if host == "*" {
+		host = ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() && !ip.Is4In6() {
+		network = "tcp6"
+	}
+	switch a.Net {
+	case "tcp4", "tcp6":
+		network = a.Net
+	case "unix":
+		// A stale socket file from a dead process would make bind fail.
+		if fi, err := os.Lstat(a.Host); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			if c, err := net.DialTimeout("unix", a.Host, time.Second); err == nil {
+				c.Close()
+			} else {
+				os.Remove(a.Host)
+			}
+		}
+		return net.Listen("unix", a.Host)
+	}
+	if network == "tcp6" && (host == "::" || host == "") {
+		v6only := b != nil && b.V6Only
+		if !v6only && (b == nil || !b.V4V6) {
+			if v, err := os.ReadFile("/proc/sys/net/ipv6/bindv6only"); err == nil && strings.TrimSpace(string(v)) == "1" {
+				v6only = true
+			}
+		}
+		if !v6only {
+			network = "tcp"
+		}
+	}
+	lc := net.ListenConfig{
+		KeepAlive: -1,
+		Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+				if serr == nil {
+					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}
+	l, err := lc.Listen(context.Background(), network, net.JoinHostPort(host, strconv.Itoa(a.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("%w", err)
+	}
+	return l, nil
+}
