@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"hapair/internal/netns"
 	"hapair/internal/testenv"
+	"hapair/vrrp/lvs"
 
 	"golang.org/x/sys/unix"
 )
@@ -244,5 +246,115 @@ func TestConsoleLogForeground(t *testing.T) {
 	}
 	if stdout.Len() != 0 {
 		t.Errorf("stdout should stay empty, got:\n%s", stdout.String())
+	}
+}
+
+// TestLVSCheckersRun: the daemon runs the LVS checkers of virtual_server
+// blocks (keepalived's checker child) unless -P, and only them with -C.
+// On a kernel without IP_VS (these machines) it prints the no-IPVS notice
+// once and keeps checking (the notify_down script proves the check ran);
+// with IP_VS, the virtual service is programmed in the namespace.
+func TestLVSCheckersRun(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := buildGovrrpd(t)
+	_, nlErr := lvs.NewNetlink()
+	for _, c := range []struct {
+		name          string
+		args          []string
+		vrrp, checker bool
+	}{
+		{"default", nil, true, true},
+		{"vrrp-only", []string{"-P"}, true, false},
+		{"check-only", []string{"--check"}, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			down := filepath.Join(dir, "down")
+			script := filepath.Join(dir, "down.sh")
+			os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" >> "+down+"\n"), 0o755)
+			conf := filepath.Join(dir, "k.conf")
+			os.WriteFile(conf, []byte(`vrrp_instance VI_1 {
+  state BACKUP
+  interface lo
+  virtual_router_id 7
+  virtual_ipaddress { 192.0.2.9 }
+}
+virtual_server 192.0.2.1 80 {
+  delay_loop 1
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 127.0.0.1 9 {
+    notify_down "`+script+` rs-down"
+    TCP_CHECK { connect_timeout 1 }
+  }
+}
+`), 0o644)
+			ns := netns.New(t, "h20v")
+			pids := map[string]string{"k": filepath.Join(dir, "k.pid"), "v": filepath.Join(dir, "v.pid"), "c": filepath.Join(dir, "c.pid")}
+			args := append([]string{"-n", "-l", "-G", "-f", conf, "-p", pids["k"], "-r", pids["v"], "-c", pids["c"]}, c.args...)
+			cmd := ns.Command(bin, args...)
+			errPath := filepath.Join(dir, "stderr")
+			stderr, _ := os.Create(errPath)
+			defer stderr.Close()
+			cmd.Stderr = stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				cmd.Process.Signal(syscall.SIGTERM)
+				cmd.Wait()
+				for _, f := range pids {
+					if _, err := os.Stat(f); err == nil {
+						t.Errorf("%s left after stop", f)
+					}
+				}
+			}()
+			if !waitFor(5*time.Second, func() bool { return strings.Contains(readFile(errPath), "Startup complete") }) {
+				t.Fatalf("no start-up:\n%s", readFile(errPath))
+			}
+			if c.checker {
+				if !waitFor(5*time.Second, func() bool { return strings.Contains(readFile(down), "rs-down") }) {
+					t.Errorf("notify_down did not run: the checker is not running\n%s", readFile(errPath))
+				}
+			}
+			log := readFile(errPath)
+			notices := strings.Count(log, lvs.NoIPVSNotice)
+			switch {
+			case !c.checker && notices != 0:
+				t.Errorf("-P printed the IPVS notice:\n%s", log)
+			case c.checker && nlErr != nil && notices != 1:
+				t.Errorf("kernel without IPVS (%v): %d notices, want 1:\n%s", nlErr, notices, log)
+			case c.checker && nlErr == nil:
+				if notices != 0 {
+					t.Errorf("kernel with IPVS printed the notice:\n%s", log)
+				}
+				err := ns.Do(func() error {
+					n, err := lvs.NewNetlink()
+					if err != nil {
+						return err
+					}
+					svcs, err := n.Services()
+					if err == nil && (len(svcs) != 1 || svcs[0].Port != 80) {
+						err = fmt.Errorf("services %v", svcs)
+					}
+					return err
+				})
+				if err != nil {
+					t.Errorf("IPVS table: %v", err)
+				}
+			}
+			if !alive(cmd.Process.Pid) {
+				t.Fatalf("daemon exited:\n%s", log)
+			}
+			_, vErr := os.Stat(pids["v"])
+			_, cErr := os.Stat(pids["c"])
+			if (vErr == nil) != c.vrrp || (cErr == nil) != c.checker {
+				t.Errorf("pid files: vrrp %v (want %v), checkers %v (want %v)", vErr == nil, c.vrrp, cErr == nil, c.checker)
+			}
+			if c.vrrp != strings.Contains(log, "(VI_1) Entering BACKUP STATE") {
+				t.Errorf("VRRP running = %v, want %v:\n%s", !c.vrrp, c.vrrp, log)
+			}
+		})
 	}
 }

@@ -8,10 +8,13 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"hapair/internal/daemon"
+	"hapair/internal/mail"
 	"hapair/parser/keepalived"
 	"hapair/vrrp"
+	"hapair/vrrp/lvs"
 	"hapair/vrrp/notify"
 	"hapair/vrrp/track"
 )
@@ -28,11 +31,13 @@ type daemonOptions struct {
 	Ready func()
 }
 
-// runDaemon runs the VRRP instances of cfg until ctx ends: tracking
-// (vrrp/track) feeds the daemon's priority and fault hooks, state changes
-// go to notify scripts (vrrp/notify), SIGHUP reloads the configuration.
+// runDaemon runs cfg until ctx ends: the VRRP instances (unless -C) with
+// tracking (vrrp/track) feeding the daemon's priority and fault hooks and
+// state changes going to notify scripts (vrrp/notify), and the LVS
+// checkers (vrrp/lvs, unless -P) when the file has virtual_server blocks.
+// SIGHUP reloads the configuration; SIGUSR1/SIGUSR2 write the dumps.
 func runDaemon(ctx context.Context, cfg *keepalived.Config, lg *logger, opts daemonOptions) error {
-	if opts.VRRPPidFile != "" {
+	if opts.VRRPPidFile != "" && !opts.CheckOnly {
 		// There is no separate VRRP child: this process is it.
 		if err := daemon.WritePidFile(opts.VRRPPidFile, os.Getpid()); err != nil {
 			lg.log(err.Error())
@@ -51,6 +56,21 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, lg *logger, opts dae
 	ndone := make(chan struct{})
 	go func() { defer close(ndone); n.Run(nctx) }()
 	defer func() { ncancel(); <-ndone }()
+
+	// The LVS part: keepalived's checker process.
+	lv := &lvsPart{lg: lg, pidFile: opts.CheckPidFile}
+	if !opts.VRRPOnly {
+		lv.start(ctx, cfg)
+		defer lv.stop()
+	}
+
+	if opts.CheckOnly {
+		lg.log("Startup complete")
+		if opts.Ready != nil {
+			opts.Ready()
+		}
+		return signalLoop(ctx, lg, opts, nil, lv, nil)
+	}
 
 	states := map[vrrp.State]string{vrrp.Master: notify.Master, vrrp.Backup: notify.Backup, vrrp.Fault: notify.Fault, vrrp.Stop: notify.Stop}
 	d, err := vrrp.New(cfg, vrrp.Options{
@@ -109,27 +129,55 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, lg *logger, opts dae
 			}
 		}()
 	}
-	startTrack(cfg)
-	defer func() {
+	stopTrack := func() {
 		tmu.Lock()
 		tcancel()
 		tmu.Unlock()
 		twg.Wait()
-	}()
+	}
+	startTrack(cfg)
+	defer stopTrack()
 
+	runErr := make(chan error, 1)
+	go func() { runErr <- d.Run(ctx) }()
+	return signalLoop(ctx, lg, opts, d, lv, func(nc *keepalived.Config) bool {
+		if err := d.Reload(nc); err != nil {
+			lg.log(err.Error())
+			return false
+		}
+		stopTrack()
+		startTrack(nc)
+		return true
+	}, runErr)
+}
+
+// signalLoop serves SIGHUP (reload), SIGUSR1 (data dump) and SIGUSR2
+// (stats dump) until ctx ends or the VRRP daemon's Run returns on runErr.
+// reloadVRRP swaps a new configuration into the VRRP part (nil with -C).
+func signalLoop(ctx context.Context, lg *logger, opts daemonOptions, d *vrrp.Daemon, lv *lvsPart, reloadVRRP func(*keepalived.Config) bool, runErr ...chan error) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	usr := make(chan os.Signal, 1)
 	signal.Notify(usr, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(usr)
-	runErr := make(chan error, 1)
-	go func() { runErr <- d.Run(ctx) }()
+	var rerr chan error
+	if len(runErr) > 0 {
+		rerr = runErr[0]
+	}
 	for {
 		select {
-		case err := <-runErr:
+		case <-ctx.Done():
+			if rerr != nil {
+				return <-rerr
+			}
+			return nil
+		case err := <-rerr:
 			return err
 		case sig := <-usr:
+			if d == nil {
+				continue
+			}
 			// keepalived's dumps: SIGUSR1 data, SIGUSR2 stats.
 			path, write := "/tmp/keepalived.data", d.WriteData
 			if sig == syscall.SIGUSR2 {
@@ -148,16 +196,89 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, lg *logger, opts dae
 				lg.log("reload: configuration not loaded, keeping the running one")
 				continue
 			}
-			if err := d.Reload(nc); err != nil {
-				lg.log(err.Error())
+			if reloadVRRP != nil && !reloadVRRP(nc) {
 				continue
 			}
-			tmu.Lock()
-			tcancel()
-			tmu.Unlock()
-			twg.Wait()
-			startTrack(nc)
+			if !opts.VRRPOnly {
+				lv.reload(ctx, nc)
+			}
 		}
+	}
+}
+
+// lvsPart runs the LVS checkers (keepalived's checker child) and writes
+// the checkers pid file while they run, as keepalived does only when the
+// configuration has virtual servers.
+type lvsPart struct {
+	lg      *logger
+	pidFile string
+
+	chk    *lvs.Checker
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// start builds and runs a Checker for cfg when it has virtual servers.
+func (p *lvsPart) start(ctx context.Context, cfg *keepalived.Config) {
+	if len(cfg.VirtualServers) == 0 {
+		return
+	}
+	lo := lvs.Options{Logf: func(format string, a ...any) { p.lg.log(fmt.Sprintf(format, a...)) }}
+	ncfg := notify.FromKeepalived(cfg)
+	if ncfg.Mail != nil && len(ncfg.To) > 0 {
+		srv, to := *ncfg.Mail, ncfg.To
+		lo.Alert = func(subject, body string) error {
+			t := srv.Timeout
+			if t <= 0 {
+				t = 30 * time.Second // mail.Server's default
+			}
+			mctx, cancel := context.WithTimeout(context.Background(), 2*t)
+			defer cancel()
+			return srv.Send(mctx, mail.Message{To: to, Subject: subject, Body: body, Date: time.Now()})
+		}
+	}
+	chk, err := lvs.New(cfg, lo)
+	if err != nil {
+		p.lg.log(err.Error())
+		return
+	}
+	if p.pidFile != "" {
+		if err := daemon.WritePidFile(p.pidFile, os.Getpid()); err != nil {
+			p.lg.log(err.Error())
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	p.chk, p.cancel, p.done = chk, cancel, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		if err := chk.Run(cctx); err != nil {
+			p.lg.log(err.Error())
+		}
+	}()
+}
+
+// reload hands a new configuration to the running Checker, or starts one
+// when the old configuration had no virtual server.
+func (p *lvsPart) reload(ctx context.Context, cfg *keepalived.Config) {
+	if p.chk != nil {
+		if err := p.chk.Reload(ctx, cfg); err == nil {
+			return
+		}
+		p.stop()
+	}
+	p.start(ctx, cfg)
+}
+
+// stop ends the Checker (it removes what it programmed) and its pid file.
+func (p *lvsPart) stop() {
+	if p.chk == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+	p.chk = nil
+	if p.pidFile != "" {
+		removePidFile(p.pidFile)
 	}
 }
 

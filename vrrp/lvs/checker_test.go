@@ -11,12 +11,17 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"hapair/internal/testenv"
+
+	vnetns "github.com/vishvananda/netns"
 )
 
 const waitLong = 10 * time.Second
@@ -292,11 +297,14 @@ virtual_server 192.0.2.1 80 {
 
 // TestNoIPVSKernel runs with the real IPVS lookup: on a kernel without
 // IP_VS there is exactly one notice and the checks still run (the
-// notify script proves it); on a kernel with it, no notice.
+// notify script proves it); on a kernel with it (the checker is then
+// built inside a network namespace of its own, so that it programs that
+// namespace's table), no notice and the service is in the table.
 func TestNoIPVSKernel(t *testing.T) {
 	_, nlErr := NewNetlink()
 	if nlErr == nil {
-		t.Skip("this kernel has IPVS; the test would program it")
+		testIPVSKernel(t)
+		return
 	}
 	script, log := notifyScript(t)
 	dead := listen(t, "127.0.0.1:0")
@@ -573,4 +581,44 @@ virtual_server 192.0.2.1 80 {
 	if sent.Load() != 0 {
 		t.Fatalf("%d alerts sent through a hung mailer", sent.Load())
 	}
+}
+
+// testIPVSKernel is TestNoIPVSKernel's branch for a kernel with IP_VS.
+func testIPVSKernel(t *testing.T) {
+	testenv.RequireRoot(t)
+	conf := `
+virtual_server 192.0.2.1 80 {
+    delay_loop 0.2
+    real_server 127.0.0.1 9 {
+        TCP_CHECK { connect_timeout 1 }
+    }
+}`
+	var c *Checker
+	var logs *logSink
+	var nl *Netlink
+	func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := vnetns.Get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer orig.Close()
+		ns, err := vnetns.New() // switches this thread
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { vnetns.Set(orig); ns.Close() }()
+		if nl, err = NewNetlink(); err != nil {
+			t.Fatal(err)
+		}
+		c, logs = run(t, conf, Options{})
+	}()
+	if !c.IPVSAvailable() || logs.Count(NoIPVSNotice) != 0 {
+		t.Fatalf("IPVS kernel: available %v, logs:\n%s", c.IPVSAvailable(), strings.Join(logs.Lines(), "\n"))
+	}
+	waitFor(t, "the service programmed", waitLong, func() bool {
+		svcs, err := nl.Services()
+		return err == nil && len(svcs) == 1 && svcs[0].Port == 80
+	})
 }
