@@ -180,9 +180,15 @@ type TrackedInterface struct {
 
 // Instance is a vrrp_instance block with keepalived's defaults applied.
 type Instance struct {
-	Pos                    Pos
-	Name                   string
-	State                  string // MASTER or BACKUP (the initial wish)
+	Pos   Pos
+	Name  string
+	State string // MASTER or BACKUP (the initial wish)
+	// StateSet records that `state` was written: keepalived 2.2.7 makes
+	// an address owner (priority 255) start as MASTER only when the file
+	// does not say `state` (an explicit BACKUP, even an unknown word that
+	// defaults to BACKUP, starts in BACKUP and waits the master-down
+	// interval).
+	StateSet               bool
 	Interface              string
 	InterfacePos           Pos
 	VRID                   int

@@ -54,6 +54,7 @@ func instanceTable() table {
 	t := table{
 		"state": in(func(w *walker, i *Instance, s stmt) {
 			v, _ := w.arg(s, 0)
+			i.StateSet = true
 			switch strings.ToUpper(v) {
 			case "MASTER", "BACKUP":
 				i.State = strings.ToUpper(v)

@@ -120,8 +120,11 @@ func validate(c *Config, d *Diagnostics, opt Options, refs []scriptRef) {
 			d.Errorf(Pos{}, "(%s) Initial state master is incompatible with AH authentication - clearing", in.Name)
 			in.State = "BACKUP"
 		}
-		if in.Priority == 255 && in.State != "MASTER" {
-			// The address owner always starts as master.
+		if in.Priority == 255 && !in.StateSet {
+			// keepalived 2.2.7: without `state`, the address owner
+			// starts as master; an explicit BACKUP is kept (measured:
+			// "(VI_1) Entering BACKUP STATE (init)", MASTER after the
+			// master-down interval).
 			in.State = "MASTER"
 		}
 	}
