@@ -475,7 +475,7 @@ func TestStartupMatchesKeepalived(t *testing.T) {
 		if kc, _ := keepalived.Load(writeTemp(t, text), keepalived.Options{}); kc == nil || kc.Instances[0].State != c.state {
 			// A parser that turns the owner's explicit `state BACKUP`
 			// into MASTER makes govrrpd take over at once.
-			t.Logf("state %s priority %d: skipped, parser/keepalived does not keep the configured state", c.state, c.prio)
+			t.Errorf("state %s priority %d: parser/keepalived does not keep the configured state", c.state, c.prio)
 			continue
 		}
 		var took [2]time.Duration
