@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"hapair/internal/testenv"
+)
+
+// loadResult counts what clients saw during a run of reloads.
+type loadResult struct {
+	ok, failed, resets, refused atomic.Int64
+	mu                          sync.Mutex
+	firstErrs                   []string
+}
+
+func (r *loadResult) fail(err error) {
+	r.failed.Add(1)
+	switch {
+	case errors.Is(err, syscall.ECONNRESET):
+		r.resets.Add(1)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		r.refused.Add(1)
+	}
+	r.mu.Lock()
+	if len(r.firstErrs) < 5 {
+		r.firstErrs = append(r.firstErrs, err.Error())
+	}
+	r.mu.Unlock()
+}
+
+func (r *loadResult) String() string {
+	return fmt.Sprintf("%d ok, %d failed (%d reset, %d refused) %v",
+		r.ok.Load(), r.failed.Load(), r.resets.Load(), r.refused.Load(), r.firstErrs)
+}
+
+// runLoad sends requests to addr until ctx ends: `fresh` clients open a
+// new connection per request (like `ab`), `keep` clients reuse keep-alive
+// connections (like wrk and browsers, with the standard client's retry of
+// an idempotent request on a connection the server closed while idle).
+func runLoad(ctx context.Context, addr, want string, fresh, keep int) (*loadResult, func()) {
+	res := &loadResult{}
+	var wg sync.WaitGroup
+	client := func(keepAlive bool) {
+		defer wg.Done()
+		tr := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1}
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		for ctx.Err() == nil {
+			resp, err := c.Get("http://" + addr + "/")
+			if err != nil {
+				if ctx.Err() == nil {
+					res.fail(err)
+				}
+				continue
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			switch {
+			case err != nil:
+				res.fail(err)
+			case resp.StatusCode != 200 || string(b) != want:
+				res.fail(fmt.Errorf("status %d body %q", resp.StatusCode, b))
+			default:
+				res.ok.Add(1)
+			}
+		}
+	}
+	for i := 0; i < fresh; i++ {
+		wg.Add(1)
+		go client(false)
+	}
+	for i := 0; i < keep; i++ {
+		wg.Add(1)
+		go client(true)
+	}
+	return res, wg.Wait
+}
+
+// reloadUnderLoad starts a proxy with start(), then reloads it n times in a
+// row with reload(oldPid) while clients send requests, and returns what the
+// clients saw. Each reload waits for some requests to be served by the new
+// generation before the next one.
+func reloadUnderLoad(t *testing.T, addr, want string, n int, pidFile string, start func() error, reload func(old int) error) *loadResult {
+	t.Helper()
+	if err := start(); err != nil {
+		t.Fatal(err)
+	}
+	pids := map[int]bool{readPid(t, pidFile): true}
+	t.Cleanup(func() {
+		for p := range pids {
+			if alive(p) {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	res, wait := runLoad(ctx, addr, want, 24, 4)
+	defer func() { cancel(); wait() }()
+	for i := 0; i < n; i++ {
+		before := res.ok.Load()
+		if !waitFor(5*time.Second, func() bool { return res.ok.Load() >= before+20 }) {
+			t.Fatalf("reload %d: no traffic served (%s)", i, res)
+		}
+		old := readPid(t, pidFile)
+		if err := reload(old); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		pids[readPid(t, pidFile)] = true
+	}
+	before := res.ok.Load()
+	waitFor(5*time.Second, func() bool { return res.ok.Load() >= before+20 })
+	cancel()
+	wait()
+	return res
+}
+
+func runCmd(bin string, args ...string) error {
+	cmd := exec.Command(bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %v: %v\n%s", bin, args, err, out.String())
+	}
+	return nil
+}
+
+// TestReloadWithoutLoss runs 20 reloads in a row (`-D -p pidfile -sf
+// $(cat pidfile)`, as init scripts do) under continuous load and requires
+// that every request succeeds. The same run against HAProxy 2.6 with -x
+// (its documented seamless reload) is logged as the anchor.
+func TestReloadWithoutLoss(t *testing.T) {
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	be := backend(t, "127.0.18.4", "reload-ok")
+	const reloads = 20
+
+	t.Run("goproxy", func(t *testing.T) {
+		addr := freeAddr(t, "127.0.18.4")
+		cfg := filepath.Join(dir, "g.cfg")
+		pidFile := filepath.Join(dir, "g.pid")
+		writeFile(t, cfg, httpCfg("    hard-stop-after 10s\n", addr, be))
+		res := reloadUnderLoad(t, addr, "reload-ok", reloads, pidFile,
+			func() error { return runCmd(bin, "-D", "-f", cfg, "-p", pidFile) },
+			func(old int) error {
+				return runCmd(bin, "-D", "-f", cfg, "-p", pidFile, "-sf", strconv.Itoa(old))
+			})
+		t.Logf("goproxy, %d reloads with -sf: %s", reloads, res)
+		if res.failed.Load() != 0 {
+			t.Errorf("goproxy lost requests during reloads: %s", res)
+		}
+	})
+
+	t.Run("goproxy-x", func(t *testing.T) {
+		// HAProxy's way: the listeners come over the stats socket.
+		addr := freeAddr(t, "127.0.18.4")
+		cfg := filepath.Join(dir, "gx.cfg")
+		pidFile := filepath.Join(dir, "gx.pid")
+		sock := filepath.Join(dir, "gx.sock")
+		writeFile(t, cfg, httpCfg("    hard-stop-after 10s\n    stats socket "+sock+" expose-fd listeners\n", addr, be))
+		res := reloadUnderLoad(t, addr, "reload-ok", reloads, pidFile,
+			func() error { return runCmd(bin, "-D", "-f", cfg, "-p", pidFile) },
+			func(old int) error {
+				return runCmd(bin, "-D", "-f", cfg, "-p", pidFile, "-x", sock, "-sf", strconv.Itoa(old))
+			})
+		t.Logf("goproxy, %d reloads with -x -sf: %s", reloads, res)
+		if res.failed.Load() != 0 {
+			t.Errorf("goproxy lost requests during reloads: %s", res)
+		}
+	})
+
+	t.Run("haproxy-anchor", func(t *testing.T) {
+		hap := testenv.LookPath(t, "haproxy")
+		addr := freeAddr(t, "127.0.18.4")
+		cfg := filepath.Join(dir, "h.cfg")
+		pidFile := filepath.Join(dir, "h.pid")
+		sock := filepath.Join(dir, "h.sock")
+		writeFile(t, cfg, httpCfg("    hard-stop-after 10s\n    stats socket "+sock+" expose-fd listeners\n", addr, be))
+		res := reloadUnderLoad(t, addr, "reload-ok", reloads, pidFile,
+			func() error { return runCmd(hap, "-D", "-f", cfg, "-p", pidFile) },
+			func(old int) error {
+				return runCmd(hap, "-D", "-f", cfg, "-p", pidFile, "-x", sock, "-sf", strconv.Itoa(old))
+			})
+		t.Logf("haproxy 2.6 (anchor), %d reloads with -x -sf: %s", reloads, res)
+	})
+}
+
+// TestMasterWorkerReload: with -W the pid file holds the master, SIGUSR2
+// replaces the worker under load without a failed request, and a broken
+// configuration keeps the old worker serving.
+func TestMasterWorkerReload(t *testing.T) {
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	be := backend(t, "127.0.18.5", "mw-ok")
+	addr := freeAddr(t, "127.0.18.5")
+	cfg := filepath.Join(dir, "mw.cfg")
+	pidFile := filepath.Join(dir, "mw.pid")
+	good := httpCfg("    hard-stop-after 10s\n", addr, be)
+	writeFile(t, cfg, good)
+	if err := runCmd(bin, "-W", "-D", "-f", cfg, "-p", pidFile); err != nil {
+		t.Fatal(err)
+	}
+	master := readPid(t, pidFile)
+	killPid(t, master)
+	// /proc/PID/task/TID/children lists only the children of that thread;
+	// collect over all threads.
+	allWorkers := func() []int {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", master))
+		var out []int
+		for _, e := range ents {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", master, e.Name()))
+			for _, f := range bytes.Fields(b) {
+				if p, err := strconv.Atoi(string(f)); err == nil && alive(p) {
+					out = append(out, p)
+				}
+			}
+		}
+		return out
+	}
+	var first []int
+	if !waitFor(5*time.Second, func() bool { first = allWorkers(); return len(first) == 1 }) {
+		t.Fatalf("master %d has workers %v, want one", master, first)
+	}
+	for _, w := range first {
+		killPid(t, w)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	res, wait := runLoad(ctx, addr, "mw-ok", 4, 4)
+	defer func() { cancel(); wait() }()
+	prev := first[0]
+	for i := 0; i < 5; i++ {
+		before := res.ok.Load()
+		if !waitFor(5*time.Second, func() bool { return res.ok.Load() >= before+20 }) {
+			t.Fatalf("reload %d: no traffic (%s)", i, res)
+		}
+		syscall.Kill(master, syscall.SIGUSR2)
+		var now []int
+		if !waitFor(10*time.Second, func() bool {
+			now = allWorkers()
+			return len(now) == 1 && now[0] != prev
+		}) {
+			t.Fatalf("reload %d: workers %v (previous %d)", i, now, prev)
+		}
+		prev = now[0]
+		killPid(t, prev)
+	}
+	// A broken file: the reload fails and the worker keeps serving.
+	writeFile(t, cfg, good+"    bogus-keyword here\n")
+	syscall.Kill(master, syscall.SIGUSR2)
+	// The failing worker appears and exits; the old one never stops.
+	stable := true
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if !alive(prev) {
+			stable = false
+		}
+	}
+	var last []int
+	settled := waitFor(5*time.Second, func() bool { last = allWorkers(); return len(last) == 1 && last[0] == prev })
+	if !stable || !settled || !alive(master) {
+		t.Errorf("a bad configuration replaced the worker %d (workers %v, master alive %v)", prev, last, alive(master))
+	}
+	before := res.ok.Load()
+	waitFor(5*time.Second, func() bool { return res.ok.Load() >= before+20 })
+	cancel()
+	wait()
+	t.Logf("goproxy master-worker, 5 SIGUSR2 reloads: %s", res)
+	if res.failed.Load() != 0 {
+		t.Errorf("requests lost during master-worker reloads: %s", res)
+	}
+	if got := readPid(t, pidFile); got != master {
+		t.Errorf("pid file %d, want the master %d", got, master)
+	}
+	syscall.Kill(master, syscall.SIGTERM)
+	if !waitFor(10*time.Second, func() bool { return !alive(master) && !alive(prev) }) {
+		t.Error("master and worker did not stop on SIGTERM")
+	}
+}
