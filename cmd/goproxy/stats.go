@@ -26,7 +26,12 @@ import (
 // weights and the health checks' state into stats rows, and applies the
 // operator's server actions (maint, drain, ready, weight) to the proxy.
 
-func init() { parts = append(parts, newStatsPart) }
+func init() {
+	parts = append(parts, newStatsPart)
+	// The stats part answers `_getsocks` on its own sockets (through
+	// serveGetsocks, process_expose.go).
+	getsocksHandled = true
+}
 
 // statsVersion is the HAProxy version the stats page, `show info` and the
 // Prometheus build_info report; tools compare it with HAProxy's.
@@ -54,12 +59,6 @@ func registerCheckSource(p *proxy.Proxy, src checkSource) (unregister func()) {
 	return func() { checkSources.CompareAndDelete(p, src) }
 }
 
-// statsGetSocks, when set (by the process-model code), answers
-// `_getsocks` on stats sockets declared with `expose-fd listeners`: it
-// must send p's listening sockets over c, as HAProxy does for a new
-// process started with -x. Nil: the command answers "Permission denied".
-var statsGetSocks func(p *proxy.Proxy, c *net.UnixConn) error
-
 // statsSocketListen, when set (by the process-model code), opens a stats
 // socket, for example by taking it over from the previous process; nil
 // means a fresh socket (listenStatsSocket).
@@ -74,7 +73,7 @@ type statsPart struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	listeners []net.Listener
-	unixPaths []string
+	unixPaths map[string]uint64 // socket files created, with their inode
 }
 
 func newStatsPart(cfg *haproxy.Config, env *partEnv) (runtimePart, error) {
@@ -107,10 +106,12 @@ func (s *statsPart) Start(ctx context.Context, p *proxy.Proxy) error {
 		sk := &stats.Socket{Ctl: s.ctl, Level: sc.Level}
 		if sc.ExposeFD && sc.Level == stats.LevelAdmin {
 			sk.GetSocks = func(c *net.UnixConn) error {
-				if statsGetSocks == nil {
+				// serveGetsocks (process_expose.go) sends the
+				// listeners for a new process started with -x.
+				if serveGetsocks == nil {
 					return errors.New("no socket hand-over")
 				}
-				return statsGetSocks(p, c)
+				return serveGetsocks(c)
 			}
 		}
 		s.wg.Go(func() {
@@ -128,7 +129,12 @@ func (s *statsPart) listen(sc haproxy.StatsSocket) (net.Listener, error) {
 	}
 	ln, err := listenStatsSocket(sc)
 	if err == nil && sc.Addr.Net == "unix" {
-		s.unixPaths = append(s.unixPaths, sc.Addr.Host)
+		if ino, ok := inode(sc.Addr.Host); ok {
+			if s.unixPaths == nil {
+				s.unixPaths = map[string]uint64{}
+			}
+			s.unixPaths[sc.Addr.Host] = ino
+		}
 	}
 	return ln, err
 }
@@ -206,7 +212,16 @@ func lookupID(name, db string) int {
 	return -1
 }
 
-// Close stops the sockets and removes the unix socket files it created.
+func inode(path string) (uint64, bool) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
+// Close stops the sockets and removes the unix socket files it created,
+// unless a new process (reload) has replaced them.
 func (s *statsPart) Close() error {
 	if s.cancel != nil {
 		s.cancel()
@@ -215,8 +230,10 @@ func (s *statsPart) Close() error {
 		ln.Close()
 	}
 	s.wg.Wait()
-	for _, p := range s.unixPaths {
-		os.Remove(p)
+	for p, ino := range s.unixPaths {
+		if cur, ok := inode(p); ok && cur == ino {
+			os.Remove(p)
+		}
 	}
 	if s.ctl != nil {
 		s.ctl.detach()
@@ -275,24 +292,39 @@ type proxyControl struct {
 }
 
 func newProxyControl(cfg *haproxy.Config, pid int) *proxyControl {
-	c := &proxyControl{cfg: cfg, pid: pid, start: time.Now(), maxconn: defaultMaxconn(cfg)}
+	c := &proxyControl{cfg: cfg, pid: pid, start: time.Now(), maxconn: defaultMaxconn(cfg, countChecks(cfg))}
 	if len(cfg.Global.StatsSockets) > 0 {
 		c.iidShift = 1
 	}
 	return c
 }
 
-// defaultMaxconn is the global maxconn, or HAProxy's value derived from
-// the file descriptor limit when none is configured.
-func defaultMaxconn(cfg *haproxy.Config) int {
+// defaultMaxconn is the global maxconn, or HAProxy 2.6's value derived
+// from the file descriptor limit when none is configured: two descriptors
+// per connection, a few reserved, one per health check (measured:
+// ulimit-n 20000 gives 9986 without checks, 9982 with four).
+func defaultMaxconn(cfg *haproxy.Config, nchecks int) int {
 	if cfg.Global.Maxconn > 0 {
 		return cfg.Global.Maxconn
 	}
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 64 {
-		return int(min(rl.Cur, 1<<22)-32) / 2
+		return int(min(rl.Cur, 1<<22)-28)/2 - nchecks
 	}
 	return 4096
+}
+
+// countChecks counts the servers with a health check.
+func countChecks(cfg *haproxy.Config) int {
+	n := 0
+	for _, pc := range cfg.Proxies {
+		for _, s := range pc.Servers {
+			if s.Check {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // attach binds the control to the running proxy.
@@ -312,7 +344,11 @@ func (c *proxyControl) attach(p *proxy.Proxy) {
 		c.beRates[be] = &rateMeter{}
 		for _, s := range be.Servers {
 			w := s.Cfg.Weight
-			c.admin[s] = &serverAdmin{uweight: w, iweight: w, lastChange: c.start}
+			a := &serverAdmin{uweight: w, iweight: w, lastChange: c.start}
+			if s.Cfg.Disabled {
+				a.state = stats.AdminMaint // `disabled`: MAINT until enabled
+			}
+			c.admin[s] = a
 			c.srvRates[s] = &rateMeter{}
 		}
 	}
@@ -500,7 +536,7 @@ func (c *proxyControl) Snapshot() []stats.Row {
 		if pc.Fullconn > 0 {
 			b.Slim = int64(pc.Fullconn)
 		} else {
-			b.Slim = int64((feSum[pc.Name] + 9) / 10)
+			b.Slim = int64(max(1, (feSum[pc.Name]+9)/10))
 		}
 		copyCounters(&b.Counters, &be.Counters, now)
 		if m := c.beRates[be]; m != nil {

@@ -1,0 +1,605 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hapair/internal/testenv"
+	"hapair/parser/haproxy"
+	"hapair/proxy"
+	"hapair/proxy/stats"
+)
+
+// statsLab is one instance (haproxy or goproxy) of the stats test
+// configuration: its addresses and sockets.
+type statsLab struct {
+	name               string
+	fe, page, tcp      string // listen addresses
+	sock, tcpSock, cfg string
+	out                *lockedBuf
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// statsServers are the servers' addresses, shared by both instances: be
+// balances A and B with C as backup; bd has a dead server and a live one
+// (one DOWN, one UP once checks run).
+type statsServers struct{ a, b, c, dead string }
+
+func newStatsServers(t *testing.T) statsServers {
+	return statsServers{
+		a: backend(t, "127.0.0.1", "A"), b: backend(t, "127.0.0.1", "B"), c: backend(t, "127.0.0.1", "C"),
+		dead: freeAddr(t, "127.0.0.1"),
+	}
+}
+
+func (l *statsLab) config(s statsServers) string {
+	return fmt.Sprintf(`global
+    stats socket %s mode 600 level admin
+    stats socket ipv4@%s level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind %s
+    default_backend be
+backend be
+    server s1 %s check inter 100 rise 1 fall 1
+    server s2 %s check inter 100 rise 1 fall 1
+    server bk %s backup
+backend bd
+    server d1 %s check inter 100 rise 2 fall 1
+    server d2 %s check inter 100 rise 1 fall 1 weight 7
+listen stats
+    bind %s
+    stats enable
+    stats uri /admin?stats
+    stats refresh 10s
+    stats admin if TRUE
+listen lt
+    mode tcp
+    bind %s
+    server t1 %s maxconn 10 maxqueue 5
+`, l.sock, l.tcpSock, l.fe, s.a, s.b, s.c, s.dead, s.a, l.page, l.tcp, s.a)
+}
+
+// startStatsLab writes the configuration and runs bin on it until the
+// test ends; it returns once the unix stats socket answers.
+func startStatsLab(t *testing.T, name, bin string, s statsServers) *statsLab {
+	t.Helper()
+	dir := t.TempDir()
+	l := &statsLab{name: name, fe: freeAddr(t, "127.0.0.1"), page: freeAddr(t, "127.0.0.1"), tcp: freeAddr(t, "127.0.0.1"),
+		sock: filepath.Join(dir, "stats.sock"), tcpSock: freeAddr(t, "127.0.0.1"), cfg: filepath.Join(dir, "haproxy.cfg"),
+		out: &lockedBuf{}}
+	cfg := l.config(s)
+	writeFile(t, l.cfg, cfg)
+	cmd := exec.Command(bin, "-db", "-f", l.cfg)
+	cmd.Stdout, cmd.Stderr = l.out, l.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill() // by pid
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, l.out.String())
+		}
+	})
+	if !waitFor(10*time.Second, func() bool {
+		c, err := net.Dial("unix", l.sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("%s: stats socket %s did not come up:\n%s", name, l.sock, l.out.String())
+	}
+	return l
+}
+
+// cmd sends one command line to the unix stats socket.
+func (l *statsLab) cmd(t *testing.T, line string) string {
+	t.Helper()
+	return statsCmd(t, "unix", l.sock, line)
+}
+
+func statsCmd(t *testing.T, network, addr, line string) string {
+	t.Helper()
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, line+"\n")
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func (l *statsLab) rows(t *testing.T) []stats.Row {
+	t.Helper()
+	rows, err := stats.ParseCSV(strings.NewReader(l.cmd(t, "show stat")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// statuses maps "px/sv" to the status column.
+func statuses(rows []stats.Row) map[string]string {
+	m := map[string]string{}
+	for _, r := range rows {
+		m[r[stats.FPxname]+"/"+r[stats.FSvname]] = r[stats.FStatus]
+	}
+	return m
+}
+
+func rowKeys(rows []stats.Row) string {
+	var k []string
+	for _, r := range rows {
+		k = append(k, strings.Join([]string{r[stats.FPxname], r[stats.FSvname], r[stats.FType], r[stats.FIid], r[stats.FSid]}, "/"))
+	}
+	return strings.Join(k, " ")
+}
+
+// tags sends n requests to addr and returns the sorted set of answers.
+func tags(t *testing.T, addr string, n int) string {
+	t.Helper()
+	seen := map[string]bool{}
+	for range n {
+		body, err := get(addr)
+		if err != nil {
+			t.Fatalf("request to %s: %v", addr, err)
+		}
+		seen[body] = true
+	}
+	var out []string
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// staticColumns are the columns that do not depend on timing or traffic.
+var staticColumns = []int{stats.FSlim, stats.FWeight, stats.FAct, stats.FBck, stats.FQlimit, stats.FPid,
+	stats.FIid, stats.FSid, stats.FType, stats.FCheckRise, stats.FCheckFall, stats.FAddr, stats.FCookie,
+	stats.FMode, stats.FAlgo, stats.FUweight, stats.FRateLim}
+
+// checksWired reports whether goproxy runs health checks (its checked
+// servers leave "no check").
+func checksWired(rows []stats.Row) bool {
+	return statuses(rows)["bd/d1"] != "no check"
+}
+
+// TestStatsAgainstHAProxy runs goproxy and haproxy on the same
+// configuration and compares the stats socket and page: the CSV header,
+// the rows and their static columns, the statuses once the health checks
+// settle, the socket commands' replies, and the effect of the admin
+// commands on traffic.
+func TestStatsAgainstHAProxy(t *testing.T) {
+	hbin := testenv.LookPath(t, "haproxy")
+	gbin := goproxyBinary(t)
+	srv := newStatsServers(t)
+	h := startStatsLab(t, "haproxy", hbin, srv)
+	g := startStatsLab(t, "goproxy", gbin, srv)
+
+	// HAProxy's checks settle: d1 DOWN, the others UP.
+	if !waitFor(10*time.Second, func() bool {
+		st := statuses(h.rows(t))
+		return st["bd/d1"] == "DOWN" && st["bd/d2"] == "UP" && st["be/s1"] == "UP" && st["be/s2"] == "UP"
+	}) {
+		t.Fatalf("haproxy checks did not settle: %v", statuses(h.rows(t)))
+	}
+	wired := checksWired(g.rows(t))
+	if wired {
+		if !waitFor(10*time.Second, func() bool {
+			st := statuses(g.rows(t))
+			return st["bd/d1"] == "DOWN" && st["bd/d2"] == "UP" && st["be/s1"] == "UP" && st["be/s2"] == "UP"
+		}) {
+			t.Errorf("goproxy checks did not settle: %v", statuses(g.rows(t)))
+		}
+	}
+
+	hs, gs := h.cmd(t, "show stat"), g.cmd(t, "show stat")
+	if a, b := strings.SplitN(hs, "\n", 2)[0], strings.SplitN(gs, "\n", 2)[0]; a != b {
+		t.Fatalf("CSV header:\nhaproxy %s\ngoproxy %s", a, b)
+	}
+	if !strings.HasSuffix(gs, ",\n\n") {
+		t.Errorf("goproxy show stat does not end like HAProxy's: %q", gs[max(0, len(gs)-20):])
+	}
+	hr, gr := h.rows(t), g.rows(t)
+	if a, b := rowKeys(hr), rowKeys(gr); a != b {
+		t.Fatalf("rows (px/sv/type/iid/sid):\nhaproxy %s\ngoproxy %s", a, b)
+	}
+	cols := staticColumns
+	if wired {
+		cols = append(cols, stats.FStatus, stats.FCheckStatus, stats.FCheckHealth, stats.FCheckDesc, stats.FLastChk)
+	}
+	for i := range hr {
+		for _, f := range cols {
+			if !wired && (f == stats.FCheckRise || f == stats.FCheckFall ||
+				hr[i][stats.FPxname] == "bd" && (f == stats.FWeight || f == stats.FAct || f == stats.FUweight)) {
+				continue // these follow the checks
+			}
+			if hr[i][f] != gr[i][f] {
+				t.Errorf("%s/%s %s: haproxy %q, goproxy %q", hr[i][stats.FPxname], hr[i][stats.FSvname], stats.FieldNames[f], hr[i][f], gr[i][f])
+			}
+		}
+	}
+	if !wired {
+		t.Log("goproxy runs no health checks yet (cmd/goproxy/checks.go): statuses not compared")
+	}
+
+	t.Run("page csv", func(t *testing.T) {
+		get := func(l *statsLab) (string, []stats.Row) {
+			resp, err := http.Get("http://" + l.page + "/admin?stats;csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/plain" {
+				t.Errorf("%s ;csv: %d %q", l.name, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			rows, _ := stats.ParseCSV(bytes.NewReader(b))
+			return strings.SplitN(string(b), "\n", 2)[0], rows
+		}
+		ah, ar := get(h)
+		bh, br := get(g)
+		if ah != bh || rowKeys(ar) != rowKeys(br) {
+			t.Fatalf(";csv differs:\nhaproxy %s\n%s\ngoproxy %s\n%s", ah, rowKeys(ar), bh, rowKeys(br))
+		}
+		for i := range ar {
+			for _, f := range []int{stats.FAddr, stats.FAlgo, stats.FCookie, stats.FWeight, stats.FSlim} {
+				if !wired && f == stats.FWeight && ar[i][stats.FPxname] == "bd" {
+					continue
+				}
+				if ar[i][f] != br[i][f] {
+					t.Errorf(";csv %s/%s %s: haproxy %q, goproxy %q", ar[i][stats.FPxname], ar[i][stats.FSvname], stats.FieldNames[f], ar[i][f], br[i][f])
+				}
+			}
+		}
+	})
+
+	t.Run("socket commands", func(t *testing.T) {
+		mask := regexp.MustCompile(`(?m)^(\d+ \S+ \d+ \S+ \S+ \d+ \d+ \d+ \d+) \d+ `)
+		for _, c := range []string{
+			"show backend", "get weight be/s1", "get weight bd/d2", "get weight be/zz", "get weight zz/s1",
+			"set weight be/s2 50%", "get weight be/s2", "set weight be/s2 1", "set server be/s1 state bogus",
+			"disable server be/zz", "show cli level", "set server be/s1 weight 300", "show servers state nope",
+		} {
+			a, b := h.cmd(t, c), g.cmd(t, c)
+			if a != b {
+				t.Errorf("%q:\nhaproxy %q\ngoproxy %q", c, a, b)
+			}
+		}
+		// show servers state: the same lines once the time since the
+		// last change is masked (and the check columns without checks).
+		a := mask.ReplaceAllString(h.cmd(t, "show servers state be"), "$1 T ")
+		b := mask.ReplaceAllString(g.cmd(t, "show servers state be"), "$1 T ")
+		if !wired {
+			a, b = maskChecks(a), maskChecks(b)
+		}
+		if a != b {
+			t.Errorf("show servers state be:\nhaproxy %q\ngoproxy %q", a, b)
+		}
+		// show info: the same names in the same order.
+		if a, b := infoKeys(h.cmd(t, "show info")), infoKeys(g.cmd(t, "show info")); a != b {
+			t.Errorf("show info names:\nhaproxy %s\ngoproxy %s", a, b)
+		}
+		// The ipv4@ socket answers like the unix one.
+		rows, err := stats.ParseCSV(strings.NewReader(statsCmd(t, "tcp", g.tcpSock, "show stat")))
+		if err != nil || rowKeys(rows) != rowKeys(gr) {
+			t.Errorf("ipv4@ socket: %v %s", err, rowKeys(rows))
+		}
+		// mode 600 on the unix socket.
+		if fi, err := os.Stat(g.sock); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("socket mode: %v %v", fi.Mode(), err)
+		}
+	})
+
+	t.Run("admin actions on traffic", func(t *testing.T) {
+		steps := []struct{ cmd, want string }{
+			{"", "A,B"},
+			{"set server be/s1 state maint", "B"},
+			{"set server be/s2 state drain", "C"},
+			{"set server be/s1 state ready", "A"},
+			{"set server be/s2 state ready", "A,B"},
+			{"set weight be/s1 0", "B"},
+			{"set weight be/s1 1", "A,B"},
+			{"disable server be/s2", "A"},
+			{"enable server be/s2", "A,B"},
+		}
+		for _, st := range steps {
+			for _, l := range []*statsLab{h, g} {
+				if st.cmd != "" {
+					if out := l.cmd(t, st.cmd); out != "\n" {
+						t.Errorf("%s %q: %q", l.name, st.cmd, out)
+					}
+				}
+				// After `ready`, HAProxy's checked server is back at once
+				// (health = rise); poll the traffic briefly anyway.
+				var got string
+				waitFor(3*time.Second, func() bool { got = tags(t, l.fe, 6); return got == st.want })
+				if got != st.want {
+					t.Errorf("%s after %q: servers %s, want %s (%v)", l.name, st.cmd, got, st.want, statuses(l.rows(t)))
+				}
+			}
+			a, b := statuses(h.rows(t)), statuses(g.rows(t))
+			for _, k := range []string{"be/s1", "be/s2", "be/bk"} {
+				if wired && a[k] != b[k] || !wired && (a[k] == "MAINT" || a[k] == "DRAIN") != (b[k] == "MAINT" || b[k] == "DRAIN") {
+					t.Errorf("after %q %s: haproxy %q, goproxy %q", st.cmd, k, a[k], b[k])
+				}
+			}
+		}
+	})
+
+	t.Run("page admin", func(t *testing.T) {
+		if _, ok := any(&proxy.StatsRequest{}).(statsPageAdmin); !ok {
+			t.Skip("proxy.StatsRequest does not expose `stats admin` and the body yet (Admin(), Body())")
+		}
+		for _, l := range []*statsLab{h, g} {
+			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := c.PostForm("http://"+l.page+"/admin?stats", url.Values{"s": {"s1"}, "action": {"maint"}, "b": {"be"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 303 || statuses(l.rows(t))["be/s1"] != "MAINT" {
+				t.Errorf("%s: POST maint: %d, s1 %s", l.name, resp.StatusCode, statuses(l.rows(t))["be/s1"])
+			}
+			if got := tags(t, l.fe, 4); got != "B" {
+				t.Errorf("%s: after page maint: %s", l.name, got)
+			}
+			l.cmd(t, "set server be/s1 state ready")
+		}
+	})
+}
+
+var srvStateCheckCols = regexp.MustCompile(`(?m)^((?:\S+ ){10})\S+ \S+ \S+ \S+ `)
+
+// maskChecks hides the check columns of `show servers state`.
+func maskChecks(s string) string { return srvStateCheckCols.ReplaceAllString(s, "${1}C C C C ") }
+
+func infoKeys(s string) string {
+	var k []string
+	for _, l := range strings.Split(s, "\n") {
+		if n, _, ok := strings.Cut(l, ": "); ok {
+			k = append(k, n)
+		}
+	}
+	return strings.Join(k, "|")
+}
+
+// TestStatsSocketLevels checks `level user` and `level operator` as
+// HAProxy does: no server changes, addresses hidden for user.
+func TestStatsSocketLevels(t *testing.T) {
+	gbin := goproxyBinary(t)
+	dir := t.TempDir()
+	srvAddr := backend(t, "127.0.0.1", "A")
+	user, oper := filepath.Join(dir, "u.sock"), filepath.Join(dir, "o.sock")
+	cfg := fmt.Sprintf(`global
+    stats socket %s level user
+    stats socket %s level operator
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend f
+    bind %s
+    default_backend be
+backend be
+    server s1 %s cookie c1
+`, user, oper, freeAddr(t, "127.0.0.1"), srvAddr)
+	path := filepath.Join(dir, "haproxy.cfg")
+	writeFile(t, path, cfg)
+	cmd := exec.Command(gbin, "-db", "-f", path)
+	out := &lockedBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if !waitFor(10*time.Second, func() bool {
+		c, err := net.Dial("unix", oper)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("no socket: %s", out.String())
+	}
+	for _, c := range []struct{ sock, cmd, want string }{
+		{user, "disable server be/s1", "Permission denied\n\n"},
+		{oper, "set weight be/s1 2", "Permission denied\n\n"},
+		{user, "get weight be/s1", "1 (initial 1)\n\n"},
+		{user, "show cli level", "user\n\n"},
+		{oper, "show cli level", "operator\n\n"},
+	} {
+		if got := statsCmd(t, "unix", c.sock, c.cmd); got != c.want {
+			t.Errorf("%s %q: %q, want %q", filepath.Base(c.sock), c.cmd, got, c.want)
+		}
+	}
+	ur, _ := stats.ParseCSV(strings.NewReader(statsCmd(t, "unix", user, "show stat")))
+	or, _ := stats.ParseCSV(strings.NewReader(statsCmd(t, "unix", oper, "show stat")))
+	if len(ur) != 3 || ur[1][stats.FAddr] != "" || ur[1][stats.FCookie] != "" || ur[2][stats.FAlgo] != "" {
+		t.Errorf("user level shows legends: %q", ur)
+	}
+	if len(or) != 3 || or[1][stats.FAddr] != srvAddr || or[1][stats.FCookie] != "c1" || or[2][stats.FAlgo] != "roundrobin" {
+		t.Errorf("operator level hides legends")
+	}
+}
+
+// TestPrometheusAgainstHAProxy compares the exporter of a running goproxy
+// proxy (the stats adapter's rows through proxy/stats/prom) with HAProxy's
+// exporter on the same configuration: the same metric names, labels and
+// order, and the counters of the same traffic.
+func TestPrometheusAgainstHAProxy(t *testing.T) {
+	hbin := testenv.LookPath(t, "haproxy")
+	dir := t.TempDir()
+	a := backend(t, "127.0.0.1", "A")
+	feH, feG, pm := freeAddr(t, "127.0.0.1"), freeAddr(t, "127.0.0.1"), freeAddr(t, "127.0.0.1")
+	conf := func(fe string) string {
+		return fmt.Sprintf(`defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind %s
+    default_backend be
+frontend fm
+    bind %s
+    http-request use-service prometheus-exporter if { path /metrics }
+    default_backend be
+backend be
+    server s1 %s
+    server s2 %s backup weight 3
+listen lt
+    mode tcp
+    bind %s
+    server t1 %s maxconn 10 maxqueue 5
+`, fe, pm, a, a, freeAddr(t, "127.0.0.1"), a)
+	}
+	hcfg := filepath.Join(dir, "h.cfg")
+	writeFile(t, hcfg, conf(feH))
+	cmd := exec.Command(hbin, "-db", "-f", hcfg)
+	out := &lockedBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+	// Our side: the proxy and the stats adapter in this process (the
+	// exporter is reached through the adapter until the proxy routes
+	// use-service to it).
+	pm2 := freeAddr(t, "127.0.0.1")
+	src := strings.Replace(conf(feG), pm, pm2, 1)
+	cfg, diags := haproxy.Parse("g.cfg", []byte(src), haproxy.LoadOptions{})
+	if diags.HasAlerts() {
+		t.Fatalf("config: %v", diags)
+	}
+	ctl := newProxyControl(cfg, os.Getpid())
+	p, err := proxy.New(cfg, proxy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	ctl.attach(p)
+	defer ctl.detach()
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	for _, fe := range []string{feH, feG} {
+		if !waitFor(5*time.Second, func() bool { _, err := get(fe); return err == nil }) {
+			t.Fatalf("%s does not answer: %s", fe, out.String())
+		}
+		for range 3 {
+			if body, err := get(fe); err != nil || body != "A" {
+				t.Fatalf("%s: %q %v", fe, body, err)
+			}
+		}
+	}
+	resp, err := http.Get("http://" + pm + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	ours := string(ctl.prometheusResponse())
+	head, body, _ := strings.Cut(ours, "\r\n\r\n")
+	if !strings.Contains(head, "content-type: "+resp.Header.Get("Content-Type")+"\r\n") {
+		t.Errorf("content type: haproxy %q, ours %q", resp.Header.Get("Content-Type"), head)
+	}
+	x, y := promShape(string(theirs)), promShape(body)
+	if len(x) < 300 {
+		t.Fatalf("haproxy exposition too short: %d lines", len(x))
+	}
+	for i := 0; i < max(len(x), len(y)); i++ {
+		var a, b string
+		if i < len(x) {
+			a = x[i]
+		}
+		if i < len(y) {
+			b = y[i]
+		}
+		if a != b && !strings.HasPrefix(a, "haproxy_process_") {
+			t.Fatalf("line %d:\nhaproxy %s\ngoproxy %s", i+1, a, b)
+		}
+	}
+	for _, want := range []string{
+		// The readiness probe and three requests.
+		`haproxy_frontend_sessions_total{proxy="fe"} 4`,
+		`haproxy_frontend_http_responses_total{proxy="fe",code="2xx"} 4`,
+		`haproxy_backend_http_responses_total{proxy="be",code="2xx"} 4`,
+		`haproxy_server_sessions_total{proxy="be",server="s1"} 4`,
+		`haproxy_server_weight{proxy="be",server="s2"} 3`,
+		`haproxy_server_status{proxy="be",server="s2",state="UP"} 1`,
+		`haproxy_backend_active_servers{proxy="be"} 1`,
+		`haproxy_backend_backup_servers{proxy="be"} 1`,
+		`haproxy_server_limit_sessions{proxy="lt",server="t1"} 10`,
+		`haproxy_server_queue_limit{proxy="lt",server="t1"} 5`,
+	} {
+		for who, s := range map[string]string{"haproxy": string(theirs), "goproxy": body} {
+			if !strings.Contains(s, want+"\n") {
+				t.Errorf("%s lacks %s", who, want)
+			}
+		}
+	}
+}
+
+var promSample = regexp.MustCompile(`^([a-z_]+)(\{[^}]*\})? (\S+)$`)
+
+// promShape keeps HELP/TYPE lines and the names and labels of samples.
+func promShape(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		} else if m := promSample.FindStringSubmatch(l); m != nil {
+			out = append(out, m[1]+m[2])
+		}
+	}
+	return out
+}
