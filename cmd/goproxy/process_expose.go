@@ -30,7 +30,6 @@ var serveGetsocks func(c *net.UnixConn) error
 // serveExposedSockets serves `_getsocks` on the expose-fd stats sockets
 // when no stats part does.
 func serveExposedSockets(ctx context.Context, cfg *haproxy.Config, ls *listenerSet, env *partEnv) {
-	serveGetsocks = ls.sendTo
 	if getsocksHandled {
 		return
 	}

@@ -99,6 +99,8 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
 	ls := &listenerSet{}
 	ls.inherit(opts.XferSocket, append(append([]int{}, opts.SoftStop...), opts.HardStop...), env.Warn)
 	defer ls.closeUnused()
+	// The stats part answers `_getsocks` through this hook.
+	serveGetsocks = ls.sendTo
 
 	popts := proxy.Options{Logf: env.Warn, Listen: ls.listen}
 	var running []runtimePart

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"hapair/internal/testenv"
+)
+
+// syncBuffer collects a process's output for polling.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startForeground runs the installed-name binary in the foreground (-db).
+func startForeground(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(goproxyBinary(t), args...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	})
+	return cmd, out
+}
+
+func serving(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// TestSignalsPauseResumeDump: SIGTTOU releases the ports (new connections
+// are refused), SIGTTIN takes them back, SIGHUP dumps the servers' states
+// in HAProxy's words.
+func TestSignalsPauseResumeDump(t *testing.T) {
+	dir := t.TempDir()
+	be := backend(t, "127.0.18.7", "sig-ok")
+	addr := freeAddr(t, "127.0.18.7")
+	cfg := filepath.Join(dir, "s.cfg")
+	writeFile(t, cfg, httpCfg("", addr, be))
+	cmd, out := startForeground(t, "-db", "-f", cfg)
+	if !waitFor(5*time.Second, func() bool { return serving(addr) }) {
+		t.Fatalf("not serving:\n%s", out)
+	}
+	cmd.Process.Signal(syscall.SIGTTOU)
+	if !waitFor(5*time.Second, func() bool { return !serving(addr) }) {
+		t.Fatal("SIGTTOU did not release the port")
+	}
+	// Another process may take the port meanwhile (what SIGTTOU is for).
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Errorf("port not free while paused: %v", err)
+	} else {
+		l.Close()
+	}
+	cmd.Process.Signal(syscall.SIGTTIN)
+	if !waitFor(5*time.Second, func() bool { return serving(addr) }) {
+		t.Fatalf("SIGTTIN did not resume:\n%s", out)
+	}
+	if body, err := get(addr); err != nil || body != "sig-ok" {
+		t.Errorf("after resume: %q, %v", body, err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	want := []string{"SIGHUP received, dumping servers states.",
+		"SIGHUP: Server b/s is UP. Conn: 0 act, 0 pend, ",
+		"SIGHUP: Proxy b has 1 active servers and 0 backup servers available.",
+		"SIGHUP: Proxy f has no servers."}
+	if !waitFor(5*time.Second, func() bool {
+		for _, w := range want {
+			if !strings.Contains(out.String(), w) {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Errorf("SIGHUP dump lacks %q:\n%s", want, out)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if !waitFor(5*time.Second, func() bool { return !alive(cmd.Process.Pid) }) {
+		t.Error("no exit on SIGTERM")
+	}
+}
+
+// TestPrivilegesChrootUlimit: after binding, the process runs as `user`
+// and `group`, inside `chroot`, with `ulimit-n` open files.
+func TestPrivilegesChrootUlimit(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	jail := filepath.Join(dir, "jail")
+	os.Mkdir(jail, 0o755)
+	be := backend(t, "127.0.18.7", "priv-ok")
+	addr := freeAddr(t, "127.0.18.7")
+	cfg := filepath.Join(dir, "p.cfg")
+	pidFile := filepath.Join(dir, "p.pid")
+	writeFile(t, cfg, httpCfg("    uid 65534\n    gid 65534\n    chroot "+jail+"\n    ulimit-n 12345\n", addr, be))
+	if err := runCmd(goproxyBinary(t), "-D", "-f", cfg, "-p", pidFile); err != nil {
+		t.Fatal(err)
+	}
+	pid := readPid(t, pidFile)
+	killPid(t, pid)
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, want := range []string{"Uid:\t65534\t65534\t65534\t65534", "Gid:\t65534\t65534\t65534\t65534"} {
+		if !strings.Contains(string(status), want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	if root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid)); err != nil || root != jail {
+		t.Errorf("root = %q, %v; want %s", root, err, jail)
+	}
+	limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	sc := bufio.NewScanner(bytes.NewReader(limits))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); strings.HasPrefix(sc.Text(), "Max open files") && f[3] != "12345" {
+			t.Errorf("open files limit: %s", sc.Text())
+		}
+	}
+	if body, err := get(addr); err != nil || body != "priv-ok" {
+		t.Errorf("not serving: %q, %v", body, err)
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	waitFor(5*time.Second, func() bool { return !alive(pid) })
+}
+
+// TestUlimitTooHigh: an impossible ulimit-n stops the start with HAProxy's
+// message (haproxy 2.6: "[ALERT] ... Cannot raise FD limit to N, limit is
+// M." and exit 1).
+func TestUlimitTooHigh(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "u.cfg")
+	writeFile(t, cfg, httpCfg("    ulimit-n 2000000000\n", freeAddr(t, "127.0.18.7"), "127.0.18.7:9"))
+	cmd := exec.Command(goproxyBinary(t), "-db", "-f", cfg)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("started with an impossible ulimit-n:\n%s", out)
+	}
+	if !strings.Contains(string(out), "[ALERT]") || !strings.Contains(string(out), ".main()] Cannot raise FD limit to 2000000000, limit is ") {
+		t.Errorf("message:\n%s", out)
+	}
+}
+
+// TestSystemdNotify: -Ws reports READY=1 with the master's pid once the
+// worker serves, RELOADING=1 then READY=1 around a SIGUSR2 reload, and
+// STOPPING=1 on SIGTERM, over $NOTIFY_SOCKET.
+func TestSystemdNotify(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify")
+	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	msgs := make(chan string, 16)
+	go func() {
+		b := make([]byte, 512)
+		for {
+			n, err := nl.Read(b)
+			if err != nil {
+				return
+			}
+			msgs <- string(b[:n])
+		}
+	}()
+	be := backend(t, "127.0.18.8", "ws-ok")
+	addr := freeAddr(t, "127.0.18.8")
+	cfg := filepath.Join(dir, "w.cfg")
+	writeFile(t, cfg, httpCfg("    daemon\n", addr, be))
+	t.Setenv("NOTIFY_SOCKET", sock)
+	cmd, out := startForeground(t, "-Ws", "-f", cfg, "-p", filepath.Join(dir, "w.pid"))
+	expect := func(prefix string) string {
+		t.Helper()
+		select {
+		case m := <-msgs:
+			if !strings.HasPrefix(m, prefix) {
+				t.Fatalf("notify %q, want %q", m, prefix)
+			}
+			return m
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %q notification:\n%s", prefix, out)
+		}
+		return ""
+	}
+	m := expect("READY=1")
+	if !strings.Contains(m, fmt.Sprintf("MAINPID=%d", cmd.Process.Pid)) {
+		t.Errorf("READY without the master's pid (-Ws stays in the foreground despite `daemon`): %q", m)
+	}
+	if body, err := get(addr); err != nil || body != "ws-ok" {
+		t.Fatalf("not serving: %q, %v", body, err)
+	}
+	cmd.Process.Signal(syscall.SIGUSR2)
+	expect("RELOADING=1")
+	expect("READY=1")
+	if body, err := get(addr); err != nil || body != "ws-ok" {
+		t.Fatalf("not serving after reload: %q, %v", body, err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	expect("STOPPING=1")
+	if !waitFor(10*time.Second, func() bool { return !alive(cmd.Process.Pid) }) {
+		t.Errorf("master did not exit:\n%s", out)
+	}
+}
