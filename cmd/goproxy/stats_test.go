@@ -603,3 +603,110 @@ func promShape(s string) []string {
 	}
 	return out
 }
+
+// TestStatsPageChromium renders goproxy's stats page in headless
+// Chromium (Debian's chromium package) with one server up and one down,
+// checks the rendered DOM and keeps a screenshot (under artifacts/ of the
+// repository when writable, else in the test's directory; the path is
+// logged).
+func TestStatsPageChromium(t *testing.T) {
+	chromium := testenv.LookPath(t, "chromium")
+	gbin := goproxyBinary(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "stats.sock")
+	page := freeAddr(t, "127.0.0.1")
+	cfg := fmt.Sprintf(`global
+    stats socket %s level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+backend be
+    server web1 %s check inter 100 rise 1 fall 1
+    server web2 %s check inter 100 rise 1 fall 1
+listen stats
+    bind %s
+    stats enable
+    stats uri /admin?stats
+    stats auth admin:secret
+    stats show-legends
+`, sock, backend(t, "127.0.0.1", "A"), freeAddr(t, "127.0.0.1"), page)
+	path := filepath.Join(dir, "haproxy.cfg")
+	writeFile(t, path, cfg)
+	cmd := exec.Command(gbin, "-db", "-f", path)
+	out := &lockedBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if !waitFor(10*time.Second, func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("no stats socket: %s", out.String())
+	}
+	// web2 goes DOWN by its health check; without checks in goproxy the
+	// operator's maintenance stands in for it (logged).
+	upClass, downClass, downStatus := "active_up", "active_down", "DOWN"
+	status := func() map[string]string {
+		rows, _ := stats.ParseCSV(strings.NewReader(statsCmd(t, "unix", sock, "show stat")))
+		return statuses(rows)
+	}
+	if status()["be/web2"] == "no check" {
+		t.Log("goproxy runs no health checks yet: web2 put in maintenance instead")
+		statsCmd(t, "unix", sock, "disable server be/web2")
+		upClass, downClass, downStatus = "active_no_check", "maintain", "MAINT"
+	}
+	if !waitFor(10*time.Second, func() bool { st := status(); return st["be/web2"] == downStatus && st["be/web1"] != downStatus }) {
+		t.Fatalf("web2 not %s: %v", downStatus, status())
+	}
+
+	url := "http://admin:secret@" + page + "/admin?stats"
+	run := func(args ...string) []byte {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + filepath.Join(dir, "chromium")}
+		c := exec.CommandContext(ctx, chromium, append(append(base, args...), url)...)
+		var stdout, stderr bytes.Buffer
+		c.Stdout, c.Stderr = &stdout, &stderr
+		if err := c.Run(); err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+		}
+		return stdout.Bytes()
+	}
+	dom := string(run("--dump-dom"))
+	for _, re := range []string{
+		`<title>Statistics Report for HAProxy on [^<]+</title>`,
+		`<h2>Statistics Report for pid \d+ on `,
+		`<tr class="` + upClass + `">(<td[^>]*>[^<]*</td>)*?<td class="ac">web1</td>`,
+		`<tr class="` + downClass + `">(<td[^>]*>[^<]*</td>)*?<td class="ac">web2</td>`,
+		`<td class="ac">web2</td>(<td[^>]*>[^<]*</td>)*?<td>\d+s ` + downStatus + `</td>`,
+		`<a name="be"></a>be</th>`,
+		`<td class="ac">Backend</td>`,
+	} {
+		if !regexp.MustCompile(re).MatchString(dom) {
+			t.Errorf("rendered page lacks %s", re)
+		}
+	}
+	if t.Failed() {
+		t.Logf("DOM:\n%s", dom)
+	}
+
+	shotDir := filepath.Join("..", "..", "artifacts")
+	if err := os.MkdirAll(shotDir, 0o755); err != nil {
+		shotDir = dir
+	}
+	shot, _ := filepath.Abs(filepath.Join(shotDir, "stats-page-chromium.png"))
+	run("--window-size=1400,700", "--screenshot="+shot)
+	b, err := os.ReadFile(shot)
+	if err != nil || len(b) < 1000 || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("screenshot %s: %d bytes, %v", shot, len(b), err)
+	}
+	t.Logf("stats page screenshot: %s (%d bytes)", shot, len(b))
+}
