@@ -63,7 +63,7 @@ func New(cfg *keepalived.Config, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: opts, cfg: cfg, insts: map[string]*instance{}, conns: map[bool]*rawConn{}, joined: map[[2]int]bool{}}
 	for _, ic := range cfg.Instances {
-		d.insts[ic.Name] = newInstance(d, ic)
+		d.insts[ic.Name] = newInstance(d, ic, cfg.Global.NotifyPriorityChanges)
 	}
 	d.setGroups(cfg)
 	return d, nil
@@ -293,7 +293,7 @@ func (d *Daemon) Reload(cfg *keepalived.Config) error {
 			next[ic.Name] = o
 			continue
 		}
-		in := newInstance(d, ic)
+		in := newInstance(d, ic, cfg.Global.NotifyPriorityChanges)
 		next[ic.Name] = in
 		start = append(start, in)
 	}

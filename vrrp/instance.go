@@ -41,6 +41,9 @@ type instance struct {
 	conn     *rawConn
 
 	stats Stats
+	// notifyPrio is notify_priority_changes (else global_defs'
+	// vrrp_notify_priority_changes), fixed when the instance is made.
+	notifyPrio bool
 
 	mu     sync.Mutex // guards the fields below
 	deltas map[string]int
@@ -49,11 +52,15 @@ type instance struct {
 	prio   int
 }
 
-func newInstance(d *Daemon, ic *keepalived.Instance) *instance {
+func newInstance(d *Daemon, ic *keepalived.Instance, globalNotifyPrio bool) *instance {
 	in := &instance{
 		d: d, cfg: ic, name: ic.Name, vrid: ic.VRID, six: ic.IPv6,
 		rx: make(chan rxPacket, 64), kick: make(chan struct{}, 1), sync: make(chan State, 8), done: make(chan struct{}),
 		cancel: func() {}, deltas: map[string]int{}, faults: map[string]bool{}, prio: ic.Priority,
+	}
+	in.notifyPrio = globalNotifyPrio
+	if ic.NotifyPriorityChanges != nil {
+		in.notifyPrio = *ic.NotifyPriorityChanges
 	}
 	for _, v := range ic.VIPs {
 		in.advAddrs = append(in.advAddrs, v.Prefix.Addr())
@@ -325,8 +332,10 @@ func (in *instance) run(ctx context.Context) {
 			prio, fault := in.effective()
 			in.mu.Unlock()
 			now := timeNow()
+			before := m.Priority()
 			in.apply(m, m.Handle(EvPriority{prio}, now))
 			in.apply(m, m.Handle(EvFault{fault}, now))
+			in.priorityChanged(m, before)
 		}
 		if !timer.Stop() {
 			select {
@@ -486,5 +495,23 @@ func (in *instance) garp(count int) {
 		if err := sendGratuitous(ifi, byDev[dev], count); err != nil {
 			in.logf("%v", err)
 		}
+	}
+}
+
+// priorityChanged reports a changed effective priority as keepalived's
+// notify_priority_changes does (FIFO events MASTER_PRIORITY and
+// BACKUP_PRIORITY), when the instance or global_defs asks for it.
+func (in *instance) priorityChanged(m *Machine, before int) {
+	if m.Priority() == before || in.d.opts.OnEvent == nil {
+		return
+	}
+	if !in.notifyPrio {
+		return
+	}
+	switch m.State() {
+	case Master:
+		in.d.opts.OnEvent(in.name, "MASTER_PRIORITY", m.Priority())
+	case Backup:
+		in.d.opts.OnEvent(in.name, "BACKUP_PRIORITY", m.Priority())
 	}
 }

@@ -92,6 +92,24 @@ type Global struct {
 	VRRPNotifyFifoScript     string
 	LVSNotifyFifo            string
 	LVSNotifyFifoScript      string
+	// NoEmailFaults is no_email_faults: FAULT transitions are not mailed.
+	NoEmailFaults bool
+	// NotifyPriorityChanges is vrrp_notify_priority_changes: priority
+	// changes are written to the notify FIFOs.
+	NotifyPriorityChanges bool
+	// ScriptWords keeps notify_fifo_script, vrrp_notify_fifo_script and
+	// lvs_notify_fifo_script as written, by keyword.
+	ScriptWords map[string]ScriptWords
+}
+
+// ScriptWords is a notify-type keyword's words as written. keepalived
+// 2.2.7 runs a quoted first word as a whole command line (split into argv,
+// no shell) and an unquoted one as the script alone, the next words being
+// the user and group to run it as: `notify_master /s.sh www` runs /s.sh
+// as www, `notify_master "/s.sh www"` runs /s.sh with the argument www.
+type ScriptWords struct {
+	Words  []string
+	Quoted bool // the first word was quoted
 }
 
 // VRRPScript is a vrrp_script block.
@@ -125,6 +143,9 @@ type TrackFile struct {
 	Weight   int
 	Reverse  bool
 	InitFile string
+	// InitFileSet records init_file, which may have no value (then the
+	// file is created with 0).
+	InitFileSet bool
 }
 
 // VIP is one line of virtual_ipaddress (or excluded, or static_ipaddress):
@@ -215,25 +236,32 @@ type Instance struct {
 	NotifyStop             string
 	Notify                 string
 	NotifyMasterRxLowerPri string
-	SMTPAlert              *bool
-	GarpMasterDelay        time.Duration
-	GarpMasterRepeat       int
-	GarpMasterRefresh      time.Duration
-	GarpRefreshRepeat      int
-	GarpLowerPrioDelay     time.Duration
-	GarpLowerPrioRepeat    int
-	LowerPrioNoAdvert      *bool
-	HigherPrioSendAdvert   *bool
-	UseVMAC                bool
-	VMACName               string
-	VMACXmitBase           bool
-	NativeIPv6             bool
-	DontTrackPrimary       bool
-	Accept                 *bool
-	SkipCheckAdvAddr       *bool
-	Strict                 bool
-	Debug                  int
-	IPv6                   bool // the VIPs are IPv6 (keepalived uses v3 then)
+	// ScriptWords keeps the notify keywords (notify, notify_master,
+	// notify_backup, notify_fault, notify_stop,
+	// notify_master_rx_lower_pri) as written, by keyword.
+	ScriptWords map[string]ScriptWords
+	// NotifyPriorityChanges is notify_priority_changes (nil: global
+	// vrrp_notify_priority_changes).
+	NotifyPriorityChanges *bool
+	SMTPAlert             *bool
+	GarpMasterDelay       time.Duration
+	GarpMasterRepeat      int
+	GarpMasterRefresh     time.Duration
+	GarpRefreshRepeat     int
+	GarpLowerPrioDelay    time.Duration
+	GarpLowerPrioRepeat   int
+	LowerPrioNoAdvert     *bool
+	HigherPrioSendAdvert  *bool
+	UseVMAC               bool
+	VMACName              string
+	VMACXmitBase          bool
+	NativeIPv6            bool
+	DontTrackPrimary      bool
+	Accept                *bool
+	SkipCheckAdvAddr      *bool
+	Strict                bool
+	Debug                 int
+	IPv6                  bool // the VIPs are IPv6 (keepalived uses v3 then)
 }
 
 // SyncGroup is a vrrp_sync_group block.
@@ -248,6 +276,16 @@ type SyncGroup struct {
 	Notify       string
 	TrackScripts []TrackedScript
 	SMTPAlert    *bool
+	// ScriptWords keeps the notify keywords as written, by keyword.
+	ScriptWords map[string]ScriptWords
+	// TrackInterfaces and TrackFiles are the group's track_interface and
+	// track_file entries: keepalived tracks them on every member.
+	TrackInterfaces []TrackedInterface
+	TrackFiles      []TrackedScript
+	// TrackingWeight is sync_group_tracking_weight: members keep the
+	// weights of their tracked scripts, interfaces and files instead of
+	// dropping them.
+	TrackingWeight bool
 }
 
 // VirtualServer is an LVS virtual_server block.

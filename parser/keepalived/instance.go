@@ -41,7 +41,13 @@ func instanceTable() table {
 		return keyword{handle: func(w *walker, s stmt) { f(w, w.inst, s) }}
 	}
 	script := func(set func(in *Instance, v string)) keyword {
-		return in(func(w *walker, i *Instance, s stmt) { set(i, s.joinArgs()) })
+		return in(func(w *walker, i *Instance, s stmt) {
+			set(i, s.joinArgs())
+			if i.ScriptWords == nil {
+				i.ScriptWords = map[string]ScriptWords{}
+			}
+			i.ScriptWords[s.Kw] = s.scriptWords()
+		})
 	}
 	dur := func(set func(in *Instance, v time.Duration)) keyword {
 		return in(func(w *walker, i *Instance, s stmt) {
@@ -184,6 +190,7 @@ func instanceTable() table {
 		"notify":                     script(func(i *Instance, v string) { i.Notify = v }),
 		"notify_master_rx_lower_pri": script(func(i *Instance, v string) { i.NotifyMasterRxLowerPri = v }),
 		"smtp_alert":                 in(func(w *walker, i *Instance, s stmt) { i.SMTPAlert = w.boolArg(s) }),
+		"notify_priority_changes":    in(func(w *walker, i *Instance, s stmt) { i.NotifyPriorityChanges = w.boolArg(s) }),
 		"garp_master_delay":          dur(func(i *Instance, v time.Duration) { i.GarpMasterDelay = v }),
 		"garp_master_repeat": in(func(w *walker, i *Instance, s stmt) {
 			if v, ok := w.intArg(s, 0, 1, 255); ok {
@@ -227,7 +234,7 @@ func instanceTable() table {
 	for _, k := range []string{"kernel_rx_buf_size", "unicast_ttl", "unicast_fault_no_peer", "old_unicast_checksum",
 		"track_process", "track_bfd", "linkbeat_use_polling", "down_timer_adverts", "notify_deleted",
 		"mcast_dst_ip", "check_unicast_src", "promote_secondaries", "no_accept", "vrrp_garp_lower_prio_repeat",
-		"track_src_ip", "ipsets", "nftables", "notify_priority_changes", "version"} {
+		"track_src_ip", "ipsets", "nftables", "version"} {
 		if _, dup := t[k]; !dup {
 			t[k] = keyword{handle: ignore}
 		}
@@ -351,10 +358,18 @@ func startGroup(w *walker, s stmt) {
 
 func groupTable() table {
 	g := func(set func(g *SyncGroup, v string)) keyword {
-		return keyword{handle: func(w *walker, s stmt) { set(w.group, s.joinArgs()) }}
+		return keyword{handle: func(w *walker, s stmt) {
+			set(w.group, s.joinArgs())
+			if w.group.ScriptWords == nil {
+				w.group.ScriptWords = map[string]ScriptWords{}
+			}
+			w.group.ScriptWords[s.Kw] = s.scriptWords()
+		}}
 	}
 	return table{
-		"group":         {list: func(w *walker, s stmt) { w.group.Group = append(w.group.Group, s.Kw) }},
+		// Like keepalived, every word of the block is a member, several
+		// on a line too (`group { VI_1 VI_2 }`).
+		"group":         {list: func(w *walker, s stmt) { w.group.Group = append(append(w.group.Group, s.Kw), s.Args...) }},
 		"notify_master": g(func(g *SyncGroup, v string) { g.NotifyMaster = v }),
 		"notify_backup": g(func(g *SyncGroup, v string) { g.NotifyBackup = v }),
 		"notify_fault":  g(func(g *SyncGroup, v string) { g.NotifyFault = v }),
@@ -372,11 +387,19 @@ func groupTable() table {
 			w.group.TrackScripts = append(w.group.TrackScripts, ts)
 		}},
 		"global_tracking":            {handle: ignore},
-		"sync_group_tracking_weight": {handle: ignore},
-		"track_interface":            {list: ignore},
-		"track_file":                 {list: ignore},
-		"track_process":              {list: ignore},
-		"track_bfd":                  {list: ignore},
-		"notify_deleted":             {handle: ignore},
+		"sync_group_tracking_weight": {handle: func(w *walker, s stmt) { w.group.TrackingWeight = true }},
+		"track_interface": {list: func(w *walker, s stmt) {
+			ti := TrackedInterface{Name: s.Kw}
+			w.trackWeight(s, &ti.Weight, &ti.HasWeight, &ti.Reverse)
+			w.group.TrackInterfaces = append(w.group.TrackInterfaces, ti)
+		}},
+		"track_file": {list: func(w *walker, s stmt) {
+			ts := TrackedScript{Name: s.Kw}
+			w.trackWeight(s, &ts.Weight, &ts.HasWeight, &ts.Reverse)
+			w.group.TrackFiles = append(w.group.TrackFiles, ts)
+		}},
+		"track_process":  {list: ignore},
+		"track_bfd":      {list: ignore},
+		"notify_deleted": {handle: ignore},
 	}
 }

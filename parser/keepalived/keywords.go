@@ -193,13 +193,39 @@ func globalTable() table {
 				gl.VRRPMcastGroup6 = a
 			}
 		}),
-		"enable_traps":            flag(func(g *Global) { g.EnableTraps = true }),
-		"notify_fifo":             str(func(g *Global, v string) { g.NotifyFifo = v }),
-		"notify_fifo_script":      str(func(g *Global, v string) { g.NotifyFifoScript = v }),
-		"vrrp_notify_fifo":        str(func(g *Global, v string) { g.VRRPNotifyFifo = v }),
-		"vrrp_notify_fifo_script": str(func(g *Global, v string) { g.VRRPNotifyFifoScript = v }),
-		"lvs_notify_fifo":         str(func(g *Global, v string) { g.LVSNotifyFifo = v }),
-		"lvs_notify_fifo_script":  str(func(g *Global, v string) { g.LVSNotifyFifoScript = v }),
+		"enable_traps": flag(func(g *Global) { g.EnableTraps = true }),
+		"notify_fifo":  str(func(g *Global, v string) { g.NotifyFifo = v }),
+		"notify_fifo_script": g(func(w *walker, gl *Global, s stmt) {
+			if v, ok := w.arg(s, 0); ok {
+				gl.NotifyFifoScript = v
+			}
+			if gl.ScriptWords == nil {
+				gl.ScriptWords = map[string]ScriptWords{}
+			}
+			gl.ScriptWords[s.Kw] = s.scriptWords()
+		}),
+		"vrrp_notify_fifo": str(func(g *Global, v string) { g.VRRPNotifyFifo = v }),
+		"vrrp_notify_fifo_script": g(func(w *walker, gl *Global, s stmt) {
+			if v, ok := w.arg(s, 0); ok {
+				gl.VRRPNotifyFifoScript = v
+			}
+			if gl.ScriptWords == nil {
+				gl.ScriptWords = map[string]ScriptWords{}
+			}
+			gl.ScriptWords[s.Kw] = s.scriptWords()
+		}),
+		"lvs_notify_fifo": str(func(g *Global, v string) { g.LVSNotifyFifo = v }),
+		"lvs_notify_fifo_script": g(func(w *walker, gl *Global, s stmt) {
+			if v, ok := w.arg(s, 0); ok {
+				gl.LVSNotifyFifoScript = v
+			}
+			if gl.ScriptWords == nil {
+				gl.ScriptWords = map[string]ScriptWords{}
+			}
+			gl.ScriptWords[s.Kw] = s.scriptWords()
+		}),
+		"no_email_faults":              flag(func(g *Global) { g.NoEmailFaults = true }),
+		"vrrp_notify_priority_changes": g(func(w *walker, gl *Global, s stmt) { gl.NotifyPriorityChanges = *w.boolArg(s) }),
 	}
 	// Accepted keywords whose effect is not needed by govrrpd or not
 	// implemented yet; keepalived accepts them silently as well.
@@ -207,10 +233,10 @@ func globalTable() table {
 		"vrrp_check_unicast_src", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
 		"vrrp_priority", "checker_priority", "bfd_priority", "vrrp_no_swap", "checker_no_swap",
 		"vrrp_rt_priority", "checker_rt_priority", "vrrp_cpu_affinity", "checker_cpu_affinity",
-		"vrrp_min_garp", "vrrp_startup_delay", "vrrp_notify_priority_changes", "dynamic_interfaces",
+		"vrrp_min_garp", "vrrp_startup_delay", "dynamic_interfaces",
 		"snmp_socket", "enable_snmp_vrrp", "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2",
 		"enable_snmp_rfcv3", "enable_snmp_keepalived", "enable_dbus", "process_names", "process_name",
-		"vrrp_process_name", "checker_process_name", "no_email_faults", "checker_log_all_failures",
+		"vrrp_process_name", "checker_process_name", "checker_log_all_failures",
 		"script_security", "umask", "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs",
 		"checker_netlink_cmd_rcv_bufs", "checker_netlink_monitor_rcv_bufs", "vrrp_rx_bufs_policy",
 		"vrrp_rx_bufs_multiplier", "default_interface", "local_name", "instance", "net_namespace",
@@ -388,6 +414,9 @@ func trackFileTable() table {
 			}
 			w.trackFile.Reverse = len(s.Args) > 1 && s.Args[1] == "reverse"
 		}},
-		"init_file": {handle: func(w *walker, s stmt) { w.trackFile.InitFile = s.joinArgs() }},
+		"init_file": {handle: func(w *walker, s stmt) {
+			w.trackFile.InitFile = s.joinArgs()
+			w.trackFile.InitFileSet = true
+		}},
 	}
 }

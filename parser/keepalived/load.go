@@ -152,22 +152,34 @@ func validate(c *Config, d *Diagnostics, opt Options, refs []scriptRef) {
 	if missingIf {
 		d.Errorf(Pos{}, "Non-existent interface specified in configuration")
 	}
+	// keepalived 2.2.7: unknown members are dropped with a message; a
+	// group left empty is removed, one left with one member is kept with
+	// a warning.
 	groups := c.SyncGroups[:0]
 	for _, grp := range c.SyncGroups {
 		if len(grp.Group) == 0 {
 			d.Errorf(Pos{}, "Sync group %s has no virtual router(s). removing", grp.Name)
 			continue
 		}
+		members := grp.Group[:0]
+		for _, name := range grp.Group {
+			if c.Instance(name) == nil {
+				d.Errorf(Pos{}, "Virtual router %s specified in sync group %s doesn't exist - ignoring", name, grp.Name)
+				continue
+			}
+			members = append(members, name)
+		}
+		grp.Group = members
+		switch len(members) {
+		case 0:
+			d.Errorf(Pos{}, "Sync group %s, no matching virtual router found in group declaration - removing", grp.Name)
+			continue
+		case 1:
+			d.Errorf(Pos{}, "Sync group %s has only 1 virtual router(s) - this probably isn't what you want", grp.Name)
+		}
 		groups = append(groups, grp)
 	}
 	c.SyncGroups = groups
-	for _, grp := range c.SyncGroups {
-		for _, name := range grp.Group {
-			if c.Instance(name) == nil {
-				d.Errorf(grp.Pos, "Virtual router %s specified in sync group %s doesn't exist - ignoring", name, grp.Name)
-			}
-		}
-	}
 }
 
 func hostname() string {

@@ -314,3 +314,67 @@ func TestSeq(t *testing.T) {
 		t.Errorf("diagnostics: %v", d)
 	}
 }
+
+// TestNotifyWordsAndGroupTracking: notify keywords keep their words and
+// quoting (keepalived runs an unquoted first word alone, with user and
+// group after it); no_email_faults, notify_priority_changes,
+// sync_group_tracking_weight, a sync group's track_interface/track_file
+// and an init_file without value are parsed, with no warning.
+func TestNotifyWordsAndGroupTracking(t *testing.T) {
+	cfg, d := load(t, `global_defs {
+  no_email_faults
+  vrrp_notify_priority_changes
+  notify_fifo /run/ka.fifo
+  notify_fifo_script /bin/fifo.sh www
+}
+vrrp_track_file tf {
+  file /run/tf
+  init_file
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress { 192.0.2.1 }
+  notify_master /bin/m.sh nobody nogroup
+  notify_backup "/bin/b.sh backup now"
+  notify_priority_changes false
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress { 192.0.2.2 }
+}
+vrrp_sync_group G {
+  group { VI_1 VI_2 }
+  notify "/bin/n.sh"
+  sync_group_tracking_weight
+  track_interface { eth1 weight -10 }
+  track_file { tf weight 5 }
+}
+`)
+	if len(d.List) != 0 {
+		t.Fatalf("diagnostics: %v", messages(d))
+	}
+	in := cfg.Instances[0]
+	if got := in.ScriptWords["notify_master"]; got.Quoted || !slices.Equal(got.Words, []string{"/bin/m.sh", "nobody", "nogroup"}) {
+		t.Errorf("notify_master %+v", got)
+	}
+	if got := in.ScriptWords["notify_backup"]; !got.Quoted || !slices.Equal(got.Words, []string{"/bin/b.sh backup now"}) {
+		t.Errorf("notify_backup %+v", got)
+	}
+	if in.NotifyPriorityChanges == nil || *in.NotifyPriorityChanges {
+		t.Errorf("notify_priority_changes %v", in.NotifyPriorityChanges)
+	}
+	g := cfg.Global
+	if !g.NoEmailFaults || !g.NotifyPriorityChanges || !slices.Equal(g.ScriptWords["notify_fifo_script"].Words, []string{"/bin/fifo.sh", "www"}) {
+		t.Errorf("global %+v", g)
+	}
+	sg := cfg.SyncGroups[0]
+	if !sg.TrackingWeight || len(sg.TrackInterfaces) != 1 || sg.TrackInterfaces[0].Weight != -10 ||
+		len(sg.TrackFiles) != 1 || sg.TrackFiles[0].Weight != 5 || !sg.ScriptWords["notify"].Quoted {
+		t.Errorf("sync group %+v", sg)
+	}
+	if tf := cfg.TrackFiles[0]; !tf.InitFileSet || tf.InitFile != "" {
+		t.Errorf("track file %+v", tf)
+	}
+}

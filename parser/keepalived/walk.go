@@ -171,3 +171,13 @@ func (w *walker) block(tbl table, list func(*walker, stmt), top bool) {
 
 // joinArgs returns the statement's arguments as one string.
 func (s stmt) joinArgs() string { return strings.Join(s.Args, " ") }
+
+// scriptWords returns the statement's arguments with the quoting of the
+// first one, for notify-type keywords.
+func (s stmt) scriptWords() ScriptWords {
+	sw := ScriptWords{Words: append([]string(nil), s.Args...)}
+	if len(s.Quoted) > 0 {
+		sw.Quoted = s.Quoted[0]
+	}
+	return sw
+}

@@ -40,11 +40,23 @@ func ParseCommand(words []string, quoted bool) (*Command, error) {
 	return c, nil
 }
 
-// fromJoined reads a notify setting as the parser stores it today: the
-// words joined by spaces, quoting lost. It is split like a quoted string
-// (the common `notify_master "/path/notify.sh master"` form); an
-// unquoted `script user group` line is therefore mis-read as arguments
-// until the parser keeps the quoting.
+// fromWords reads a notify keyword as the parser kept it (words and the
+// quoting of the first), falling back to the joined text when the words
+// are not there (a Config built by hand).
+func fromWords(words map[string]keepalived.ScriptWords, kw, joined string) *Command {
+	if sw, ok := words[kw]; ok && len(sw.Words) > 0 {
+		c, err := ParseCommand(sw.Words, sw.Quoted)
+		if err == nil {
+			return c
+		}
+		return &Command{Argv: strings.Fields(strings.Join(sw.Words, " "))}
+	}
+	return fromJoined(joined)
+}
+
+// fromJoined reads a notify setting given as one string: it is split like
+// a quoted string (the common `notify_master "/path/notify.sh master"`
+// form).
 func fromJoined(s string) *Command {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -55,14 +67,6 @@ func fromJoined(s string) *Command {
 		return &Command{Argv: strings.Fields(s)}
 	}
 	return c
-}
-
-func scripts(master, backup, fault, stop, generic, rxLower string, alert bool) Scripts {
-	return Scripts{
-		Master: fromJoined(master), Backup: fromJoined(backup), Fault: fromJoined(fault),
-		Stop: fromJoined(stop), Generic: fromJoined(generic), MasterRxLowerPri: fromJoined(rxLower),
-		SMTPAlert: alert,
-	}
 }
 
 // FromKeepalived builds a Notifier's Config from keepalived.conf: the
@@ -81,6 +85,7 @@ func FromKeepalived(c *keepalived.Config) Config {
 		ScriptGroup: g.ScriptGroup,
 
 		EnableScriptSecurity: g.EnableScriptSecurity,
+		NoEmailFaults:        g.NoEmailFaults,
 	}
 	if cfg.RouterID == "" {
 		cfg.RouterID, _ = os.Hostname()
@@ -97,16 +102,27 @@ func FromKeepalived(c *keepalived.Config) Config {
 		return false
 	}
 	for _, in := range c.Instances {
-		cfg.Instances[in.Name] = scripts(in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop, in.Notify, in.NotifyMasterRxLowerPri, alert(in.SMTPAlert))
+		w := in.ScriptWords
+		cfg.Instances[in.Name] = Scripts{
+			Master: fromWords(w, "notify_master", in.NotifyMaster), Backup: fromWords(w, "notify_backup", in.NotifyBackup),
+			Fault: fromWords(w, "notify_fault", in.NotifyFault), Stop: fromWords(w, "notify_stop", in.NotifyStop),
+			Generic: fromWords(w, "notify", in.Notify), MasterRxLowerPri: fromWords(w, "notify_master_rx_lower_pri", in.NotifyMasterRxLowerPri),
+			SMTPAlert: alert(in.SMTPAlert),
+		}
 	}
 	for _, sg := range c.SyncGroups {
-		cfg.Groups[sg.Name] = scripts(sg.NotifyMaster, sg.NotifyBackup, sg.NotifyFault, sg.NotifyStop, sg.Notify, "", alert(sg.SMTPAlert))
+		w := sg.ScriptWords
+		cfg.Groups[sg.Name] = Scripts{
+			Master: fromWords(w, "notify_master", sg.NotifyMaster), Backup: fromWords(w, "notify_backup", sg.NotifyBackup),
+			Fault: fromWords(w, "notify_fault", sg.NotifyFault), Stop: fromWords(w, "notify_stop", sg.NotifyStop),
+			Generic: fromWords(w, "notify", sg.Notify), SMTPAlert: alert(sg.SMTPAlert),
+		}
 	}
-	for _, f := range []struct{ path, script string }{{g.NotifyFifo, g.NotifyFifoScript}, {g.VRRPNotifyFifo, g.VRRPNotifyFifoScript}} {
+	for _, f := range []struct{ path, kw, script string }{{g.NotifyFifo, "notify_fifo_script", g.NotifyFifoScript}, {g.VRRPNotifyFifo, "vrrp_notify_fifo_script", g.VRRPNotifyFifoScript}} {
 		if f.path == "" {
 			continue
 		}
-		cfg.FIFOs = append(cfg.FIFOs, FIFO{Path: f.path, Script: fromJoined(f.script)})
+		cfg.FIFOs = append(cfg.FIFOs, FIFO{Path: f.path, Script: fromWords(g.ScriptWords, f.kw, f.script)})
 	}
 	if g.SMTPServer != "" && len(g.NotificationEmail) > 0 {
 		cfg.Mail = &mail.Server{

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -74,10 +75,22 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 		inst := Instance{Name: in.Name, Priority: in.Priority}
 		g := group[in.Name]
 		owner := in.Priority >= 255
+		// syncDrop: a sync group member drops its trackers' weights,
+		// unless the group says sync_group_tracking_weight.
+		syncDrop := g != nil && !g.TrackingWeight
 		if in.Interface != "" && !in.DontTrackPrimary {
 			inst.Trackers = append(inst.Trackers, Tracker{Kind: KindInterface, Name: in.Interface})
 		}
-		for _, ti := range in.TrackInterfaces {
+		ifaces := in.TrackInterfaces
+		if g != nil {
+			for _, ti := range g.TrackInterfaces {
+				if !g.TrackingWeight {
+					ti.Weight = 0
+				}
+				ifaces = append(slices.Clip(ifaces), ti)
+			}
+		}
+		for _, ti := range ifaces {
 			if ti.Name == in.Interface && !in.DontTrackPrimary && ti.Weight == 0 && !ti.Reverse {
 				continue // already tracked as the primary interface
 			}
@@ -86,7 +99,7 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 				warn("(%s) ignoring %s tracked interface due to address owner", in.Name, ti.Name)
 				continue
 			}
-			if w != 0 && g != nil {
+			if w != 0 && syncDrop {
 				warn("(%s) ignoring %s tracked interface weight due to SYNC group", in.Name, ti.Name)
 				w = 0 // still tracked: down means FAULT
 			}
@@ -94,8 +107,11 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 		}
 		scripts := in.TrackScripts
 		if g != nil {
+			scripts = slices.Clip(scripts)
 			for _, ts := range g.TrackScripts {
-				ts.Weight, ts.HasWeight = 0, true
+				if !g.TrackingWeight {
+					ts.Weight, ts.HasWeight = 0, true
+				}
 				scripts = append(scripts, ts)
 			}
 		}
@@ -108,7 +124,7 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 			if ts.HasWeight {
 				w = ts.Weight
 			}
-			if w != 0 && (owner || g != nil) {
+			if w != 0 && (owner || syncDrop) {
 				why := "address_owner"
 				if !owner {
 					why = "SYNC group"
@@ -119,7 +135,16 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 			usedScripts[sc.Name] = true
 			inst.Trackers = append(inst.Trackers, Tracker{Kind: KindScript, Name: sc.Name, Weight: w, Reverse: ts.Reverse || sc.Reverse})
 		}
-		for _, tf := range in.TrackFiles {
+		tfiles := in.TrackFiles
+		if g != nil {
+			for _, tf := range g.TrackFiles {
+				if !g.TrackingWeight {
+					tf.Weight, tf.HasWeight = 0, true
+				}
+				tfiles = append(slices.Clip(tfiles), tf)
+			}
+		}
+		for _, tf := range tfiles {
 			f := files[tf.Name]
 			if f == nil {
 				warn("(%s) track file %s not found, ignoring...", in.Name, tf.Name)
@@ -129,7 +154,7 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 			if tf.HasWeight {
 				w = tf.Weight
 			}
-			if w != 0 && (owner || g != nil) {
+			if w != 0 && (owner || syncDrop) {
 				why := "address_owner"
 				if !owner {
 					why = "SYNC group"
@@ -178,7 +203,7 @@ func FromKeepalived(c *keepalived.Config) (Config, []string) {
 			continue
 		}
 		tf := File{Name: f.Name, Path: f.File}
-		if f.InitFile != "" {
+		if f.InitFile != "" || f.InitFileSet {
 			tf.Init, tf.InitOverwrite = parseInitFile(f.InitFile)
 		}
 		cfg.Files = append(cfg.Files, tf)

@@ -234,3 +234,76 @@ func TestParseLeadingInt(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncGroupTracking: a vrrp_sync_group's track_interface, track_file
+// and track_script apply to every member, with weight 0 (any failure is a
+// FAULT) unless sync_group_tracking_weight keeps the weights, which also
+// keeps the members' own weighted trackers.
+func TestSyncGroupTracking(t *testing.T) {
+	for _, weighted := range []bool{false, true} {
+		opt := ""
+		if weighted {
+			opt = "sync_group_tracking_weight"
+		}
+		c := writeConf(t, `
+global_defs {
+  script_user root
+  enable_script_security
+}
+vrrp_script chk {
+  script /bin/true
+  weight 3
+}
+vrrp_track_file tf {
+  file /run/govrrpd-track-test
+  init_file
+}
+vrrp_instance VI_A {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress { 192.0.2.1 }
+  track_interface { eth2 weight 4 }
+}
+vrrp_instance VI_B {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress { 192.0.2.2 }
+}
+vrrp_sync_group G {
+  group { VI_A VI_B }
+  `+opt+`
+  track_interface { eth1 weight -10 }
+  track_file { tf weight 5 }
+  track_script { chk }
+}
+`)
+		cfg, _ := FromKeepalived(c)
+		w := func(n int) int {
+			if weighted {
+				return n
+			}
+			return 0
+		}
+		want := []Instance{
+			{Name: "VI_A", Priority: 100, Trackers: []Tracker{
+				{Kind: KindInterface, Name: "eth0"},
+				{Kind: KindInterface, Name: "eth2", Weight: w(4)},
+				{Kind: KindInterface, Name: "eth1", Weight: w(-10)},
+				{Kind: KindScript, Name: "chk", Weight: w(3)},
+				{Kind: KindFile, Name: "tf", Weight: w(5)},
+			}},
+			{Name: "VI_B", Priority: 100, Trackers: []Tracker{
+				{Kind: KindInterface, Name: "eth0"},
+				{Kind: KindInterface, Name: "eth1", Weight: w(-10)},
+				{Kind: KindScript, Name: "chk", Weight: w(3)},
+				{Kind: KindFile, Name: "tf", Weight: w(5)},
+			}},
+		}
+		if !reflect.DeepEqual(cfg.Instances, want) {
+			t.Errorf("weighted=%v:\n got %+v\nwant %+v", weighted, cfg.Instances, want)
+		}
+		if len(cfg.Files) != 1 || cfg.Files[0].Init == nil || *cfg.Files[0].Init != 0 {
+			t.Errorf("init_file without value: %+v", cfg.Files)
+		}
+	}
+}
