@@ -847,13 +847,29 @@ func (c *proxyControl) ServersState(backend string) ([]stats.ServerState, bool) 
 	return out, found
 }
 
-// legendsHidden is a control whose rows hide addresses, cookies and
-// algorithms (stats page without `stats show-legends`).
-type legendsHidden struct{ stats.ServerControl }
+// pageView is the control a stats page sees: rows limited to `stats
+// scope` (when given), addresses, cookies and algorithms hidden without
+// `stats show-legends`.
+type pageView struct {
+	stats.ServerControl
+	scope   map[string]bool // nil: every proxy
+	legends bool
+}
 
-func (l legendsHidden) Snapshot() []stats.Row {
-	rows := l.ServerControl.Snapshot()
-	stats.HideLegends(rows)
+func (v pageView) Snapshot() []stats.Row {
+	rows := v.ServerControl.Snapshot()
+	if v.scope != nil {
+		kept := rows[:0]
+		for _, r := range rows {
+			if v.scope[r[stats.FPxname]] {
+				kept = append(kept, r)
+			}
+		}
+		rows = kept
+	}
+	if !v.legends {
+		stats.HideLegends(rows)
+	}
 	return rows
 }
 
@@ -865,9 +881,17 @@ func (c *proxyControl) page(pc *haproxy.Proxy) *stats.Page {
 	if pg.Node == "" {
 		pg.Node, _ = os.Hostname()
 	}
-	if !st.ShowLegends {
-		pg.Ctl = legendsHidden{c}
+	view := pageView{ServerControl: c, legends: st.ShowLegends}
+	if len(st.Scope) > 0 {
+		view.scope = map[string]bool{}
+		for _, name := range st.Scope {
+			if name == "." {
+				name = pc.Name
+			}
+			view.scope[name] = true
+		}
 	}
+	pg.Ctl = view
 	for _, up := range st.Auth {
 		pg.Auth = append(pg.Auth, up.User+":"+up.Pass)
 	}

@@ -318,6 +318,30 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 		if a != b {
 			t.Errorf("show servers state be:\nhaproxy %q\ngoproxy %q", a, b)
 		}
+		// show stat up / no-maint with a server in maintenance.
+		for _, l := range []*statsLab{h, g} {
+			l.cmd(t, "set server be/s2 state maint")
+		}
+		for _, c := range []string{"show stat be -1 -1 up", "show stat be -1 -1 no-maint", "show stat up", "show stat -1 6 -1 no-maint"} {
+			if !wired && c == "show stat up" {
+				continue // bd/d1 is DOWN only with checks
+			}
+			a, _ := stats.ParseCSV(strings.NewReader(h.cmd(t, c)))
+			b, _ := stats.ParseCSV(strings.NewReader(g.cmd(t, c)))
+			if rowKeys(a) != rowKeys(b) {
+				t.Errorf("%q rows:\nhaproxy %s\ngoproxy %s", c, rowKeys(a), rowKeys(b))
+				continue
+			}
+			for i := range a {
+				checked := a[i][stats.FCheckStatus] != "" || a[i][stats.FPxname] == "bd"
+				if (wired || !checked) && a[i][stats.FStatus] != b[i][stats.FStatus] {
+					t.Errorf("%q %s/%s: haproxy %q, goproxy %q", c, a[i][stats.FPxname], a[i][stats.FSvname], a[i][stats.FStatus], b[i][stats.FStatus])
+				}
+			}
+		}
+		for _, l := range []*statsLab{h, g} {
+			l.cmd(t, "set server be/s2 state ready")
+		}
 		// show info: the same names in the same order.
 		if a, b := infoKeys(h.cmd(t, "show info")), infoKeys(g.cmd(t, "show info")); a != b {
 			t.Errorf("show info names:\nhaproxy %s\ngoproxy %s", a, b)
@@ -625,13 +649,17 @@ defaults
 backend be
     server web1 %s check inter 100 rise 1 fall 1
     server web2 %s check inter 100 rise 1 fall 1
+backend other
+    server o1 %s
 listen stats
     bind %s
     stats enable
     stats uri /admin?stats
     stats auth admin:secret
     stats show-legends
-`, sock, backend(t, "127.0.0.1", "A"), freeAddr(t, "127.0.0.1"), page)
+    stats scope be
+    stats scope .
+`, sock, backend(t, "127.0.0.1", "A"), freeAddr(t, "127.0.0.1"), freeAddr(t, "127.0.0.1"), page)
 	path := filepath.Join(dir, "haproxy.cfg")
 	writeFile(t, path, cfg)
 	cmd := exec.Command(gbin, "-db", "-f", path)
@@ -693,6 +721,9 @@ listen stats
 		if !regexp.MustCompile(re).MatchString(dom) {
 			t.Errorf("rendered page lacks %s", re)
 		}
+	}
+	if strings.Contains(dom, `<a name="other">`) || !strings.Contains(dom, `<a name="stats">`) {
+		t.Error("stats scope be + . not applied")
 	}
 	if t.Failed() {
 		t.Logf("DOM:\n%s", dom)

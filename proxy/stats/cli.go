@@ -137,7 +137,7 @@ func (s *Session) exec(args []string, w io.Writer) bool {
 	case word(0) == "help":
 		writeHelp(w, "The following commands are valid at this level:")
 	case word(0) == "show" && word(1) == "stat":
-		rows := filterRows(s.Ctl.Snapshot(), args[2:])
+		rows := showStatRows(s.Ctl.Snapshot(), args[2:])
 		if !s.legends() {
 			HideLegends(rows)
 		}
@@ -293,6 +293,53 @@ func (s *Session) setWeight(w io.Writer, name, val string) {
 func splitServer(s string) (be, srv string, ok bool) {
 	be, srv, ok = strings.Cut(s, "/")
 	return be, srv, ok && be != "" && srv != ""
+}
+
+// showStatRows applies the arguments of `show stat`: the positional
+// filter (filterRows) and the words `up` (servers that are not DOWN or in
+// maintenance) and `no-maint` (servers not in maintenance). With either
+// word HAProxy shows each backend's status with its usable and total
+// server counts, "UP (1/3)". typed, json and desc are not supported: the
+// CSV is written.
+func showStatRows(rows []Row, args []string) []Row {
+	var pos []string
+	up, noMaint := false, false
+	for _, a := range args {
+		switch a {
+		case "up":
+			up = true
+		case "no-maint":
+			noMaint = true
+		case "typed", "json", "desc":
+		default:
+			pos = append(pos, a)
+		}
+	}
+	if up || noMaint {
+		usable, total := map[string]int{}, map[string]int{}
+		kept := rows[:0:0]
+		for _, r := range rows {
+			if r[FType] == "2" {
+				st := r[FStatus]
+				down := strings.HasPrefix(st, "DOWN") || st == "MAINT"
+				total[r[FPxname]]++
+				if !down {
+					usable[r[FPxname]]++
+				}
+				if st == "MAINT" || up && down {
+					continue
+				}
+			}
+			kept = append(kept, r)
+		}
+		for i := range kept {
+			if kept[i][FType] == "1" {
+				kept[i][FStatus] += " (" + strconv.Itoa(usable[kept[i][FPxname]]) + "/" + strconv.Itoa(total[kept[i][FPxname]]) + ")"
+			}
+		}
+		rows = kept
+	}
+	return filterRows(rows, pos)
 }
 
 // filterRows applies `show stat <iid|name> <type mask> <sid>`: -1 means
