@@ -115,7 +115,10 @@ func (p *Page) Handle(req *Request) *Response {
 }
 
 // adminAction applies the form of the admin page: b=<backend>,
-// s=<server> (repeated), action=ready|drain|maint.
+// s=<server> (repeated), action=ready|drain|maint (and the older
+// enable|disable). The result is HAProxy's: DONE, PART when some servers
+// were unknown, NONE without servers, ERRP for an unknown action or
+// backend or when no server was found.
 func (p *Page) adminAction(body []byte) string {
 	v, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -123,11 +126,11 @@ func (p *Page) adminAction(body []byte) string {
 	}
 	var st AdminState
 	switch v.Get("action") {
-	case "ready":
+	case "ready", "enable":
 		st = AdminReady
 	case "drain":
 		st = AdminDrain
-	case "maint":
+	case "maint", "disable":
 		st = AdminMaint
 	default:
 		return "ERRP"
@@ -136,12 +139,19 @@ func (p *Page) adminAction(body []byte) string {
 	if be == "" || len(v["s"]) == 0 {
 		return "NONE"
 	}
+	done := 0
 	for _, s := range v["s"] {
-		if err := p.Ctl.SetServerAdmin(be, s, st); err != nil {
-			return "ERRP"
+		if err := p.Ctl.SetServerAdmin(be, s, st); err == nil {
+			done++
 		}
 	}
-	return "DONE"
+	switch done {
+	case 0:
+		return "ERRP"
+	case len(v["s"]):
+		return "DONE"
+	}
+	return "PART"
 }
 
 // humanTime writes a duration in seconds like HAProxy's stats page

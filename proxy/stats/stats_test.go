@@ -91,6 +91,15 @@ func TestPage(t *testing.T) {
 	if res.Status != 303 || ctl.servers["be/s1"].Admin != AdminMaint {
 		t.Errorf("admin action: status %d admin %v", res.Status, ctl.servers["be/s1"].Admin)
 	}
+	for body, want := range map[string]string{
+		"s=s1&s=zz&action=disable&b=be": "PART", "s=s1&action=enable&b=be": "DONE", "s=zz&action=maint&b=be": "ERRP",
+		"action=maint&b=be": "NONE", "s=s1&action=bogus&b=be": "ERRP", "s=s1&action=drain&b=nope": "ERRP",
+	} {
+		res := p.Handle(&Request{Method: "POST", URI: "/haproxy?stats", Authorization: auth, Admin: true, Body: []byte(body)})
+		if loc := res.Header[len(res.Header)-1][1]; loc != "/haproxy?stats;st="+want {
+			t.Errorf("%s: %s, want st=%s", body, loc, want)
+		}
+	}
 	p.HideVersion = true
 	if strings.Contains(string(p.Handle(&Request{Method: "GET", URI: "/haproxy?stats", Authorization: auth}).Body), "2.6.12") {
 		t.Error("hide-version shows the version")
