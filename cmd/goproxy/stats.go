@@ -103,6 +103,9 @@ func (s *statsPart) Start(ctx context.Context, p *proxy.Proxy) error {
 			return fmt.Errorf("Starting frontend GLOBAL: %w", err)
 		}
 		s.listeners = append(s.listeners, ln)
+		s.ctl.mu.Lock()
+		s.ctl.sockets++
+		s.ctl.mu.Unlock()
 		sk := &stats.Socket{Ctl: s.ctl, Level: sc.Level}
 		if sc.ExposeFD && sc.Level == stats.LevelAdmin {
 			sk.GetSocks = func(c *net.UnixConn) error {
@@ -281,6 +284,8 @@ type proxyControl struct {
 	// takes the first proxy id.
 	iidShift int
 	maxconn  int
+	nchecks  int
+	sockets  int // stats sockets listening (counted in Listeners)
 
 	mu       sync.Mutex
 	p        *proxy.Proxy
@@ -292,7 +297,8 @@ type proxyControl struct {
 }
 
 func newProxyControl(cfg *haproxy.Config, pid int) *proxyControl {
-	c := &proxyControl{cfg: cfg, pid: pid, start: time.Now(), maxconn: defaultMaxconn(cfg, countChecks(cfg))}
+	n := countChecks(cfg)
+	c := &proxyControl{cfg: cfg, pid: pid, start: time.Now(), maxconn: defaultMaxconn(cfg, n), nchecks: n}
 	if len(cfg.Global.StatsSockets) > 0 {
 		c.iidShift = 1
 	}
@@ -649,10 +655,16 @@ func (c *proxyControl) Info() stats.Info {
 		node, _ = os.Hostname()
 	}
 	in := stats.Info{Version: statsVersion, ReleaseDate: statsReleaseDate, Nbthread: max(1, c.cfg.Global.Nbthread),
-		Pid: c.pid, Start: c.start, Now: time.Now(), Maxconn: c.maxconn, HardMaxconn: c.maxconn, Node: node}
-	var rl unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
-		in.UlimitN, in.Maxsock = int(rl.Cur), int(rl.Cur)
+		Pid: c.pid, Start: c.start, Now: time.Now(), Maxconn: c.maxconn, HardMaxconn: c.maxconn, Node: node,
+		// Not measured: 100 (idle) rather than 0, which monitoring
+		// checks would read as a saturated process.
+		IdlePct: 100}
+	// HAProxy's maxsock: two descriptors per connection and per check
+	// plus its reserve (measured: 19999 for ulimit-n 20000).
+	in.Maxsock = 2*c.maxconn + 2*c.nchecks + 27
+	in.UlimitN = in.Maxsock
+	if c.cfg.Global.UlimitN > 0 {
+		in.UlimitN = c.cfg.Global.UlimitN
 	}
 	if p == nil {
 		return in
@@ -665,6 +677,9 @@ func (c *proxyControl) Info() stats.Info {
 		in.BytesOut += fe.Counters.Bout.Load()
 		in.Listeners += len(fe.Listeners())
 	}
+	c.mu.Lock()
+	in.Listeners += c.sockets
+	c.mu.Unlock()
 	in.Jobs = in.CurrConns + int64(in.Listeners)
 	c.mu.Lock()
 	for _, m := range c.feRates {

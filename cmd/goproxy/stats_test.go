@@ -346,6 +346,13 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 		if a, b := infoKeys(h.cmd(t, "show info")), infoKeys(g.cmd(t, "show info")); a != b {
 			t.Errorf("show info names:\nhaproxy %s\ngoproxy %s", a, b)
 		}
+		// show info: the values that do not depend on timing or traffic.
+		hi, gi := infoMap(h.cmd(t, "show info")), infoMap(g.cmd(t, "show info"))
+		for _, k := range []string{"Name", "Nbproc", "Process_num", "Maxconn", "Hard_maxconn", "Ulimit-n", "Maxsock", "Listeners", "Stopping", "Memmax_MB", "node"} {
+			if hi[k] != gi[k] {
+				t.Errorf("show info %s: haproxy %q, goproxy %q", k, hi[k], gi[k])
+			}
+		}
 		// The ipv4@ socket answers like the unix one.
 		rows, err := stats.ParseCSV(strings.NewReader(statsCmd(t, "tcp", g.tcpSock, "show stat")))
 		if err != nil || rowKeys(rows) != rowKeys(gr) {
@@ -419,6 +426,16 @@ var srvStateCheckCols = regexp.MustCompile(`(?m)^((?:\S+ ){10})\S+ \S+ \S+ \S+ `
 
 // maskChecks hides the check columns of `show servers state`.
 func maskChecks(s string) string { return srvStateCheckCols.ReplaceAllString(s, "${1}C C C C ") }
+
+func infoMap(s string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(s, "\n") {
+		if n, v, ok := strings.Cut(l, ": "); ok {
+			m[n] = v
+		}
+	}
+	return m
+}
 
 func infoKeys(s string) string {
 	var k []string
