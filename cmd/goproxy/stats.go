@@ -107,7 +107,7 @@ func (s *statsPart) Start(ctx context.Context, p *proxy.Proxy) error {
 		s.ctl.sockets++
 		s.ctl.mu.Unlock()
 		sk := &stats.Socket{Ctl: s.ctl, Level: sc.Level}
-		if sc.ExposeFD && sc.Level == stats.LevelAdmin {
+		if sc.ExposeFD {
 			sk.GetSocks = func(c *net.UnixConn) error {
 				// serveGetsocks (process_expose.go) sends the
 				// listeners for a new process started with -x.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -757,4 +758,41 @@ listen stats
 		t.Fatalf("screenshot %s: %d bytes, %v", shot, len(b), err)
 	}
 	t.Logf("stats page screenshot: %s (%d bytes)", shot, len(b))
+}
+
+// TestStatsSocketAcrossReload: after `-x sock -sf old`, the new process
+// serves the stats socket and the old one, leaving, does not remove the
+// new socket file; `_getsocks` went through the stats part (expose-fd).
+func TestStatsSocketAcrossReload(t *testing.T) {
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	sock, pidFile, cfg := filepath.Join(dir, "s.sock"), filepath.Join(dir, "g.pid"), filepath.Join(dir, "g.cfg")
+	addr := freeAddr(t, "127.0.0.1")
+	writeFile(t, cfg, httpCfg("    stats socket "+sock+" mode 600 level admin expose-fd listeners\n", addr, backend(t, "127.0.0.1", "A")))
+	if err := runCmd(bin, "-D", "-f", cfg, "-p", pidFile); err != nil {
+		t.Fatal(err)
+	}
+	old := readPid(t, pidFile)
+	killPid(t, old)
+	pidOf := func() string { return infoMap(statsCmd(t, "unix", sock, "show info"))["Pid"] }
+	if got := pidOf(); got != strconv.Itoa(old) {
+		t.Fatalf("show info Pid %s, want %d", got, old)
+	}
+	if err := runCmd(bin, "-D", "-f", cfg, "-p", pidFile, "-x", sock, "-sf", strconv.Itoa(old)); err != nil {
+		t.Fatal(err)
+	}
+	cur := readPid(t, pidFile)
+	killPid(t, cur)
+	if !waitFor(10*time.Second, func() bool { return !alive(old) }) {
+		t.Fatalf("old process %d still running", old)
+	}
+	if got := pidOf(); got != strconv.Itoa(cur) {
+		t.Errorf("after reload show info Pid %s, want %d", got, cur)
+	}
+	if body, err := get(addr); err != nil || body != "A" {
+		t.Errorf("traffic after reload: %q %v", body, err)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket after reload: %v %v", fi, err)
+	}
 }

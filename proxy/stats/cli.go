@@ -79,8 +79,8 @@ type Session struct {
 	// addresses, cookies and algorithms show from operator on.
 	Level string
 	// GetSocks, when set, answers `_getsocks` (expose-fd listeners): it
-	// sends the listening sockets over the connection. Only unix sockets
-	// at level admin have it.
+	// sends the listening sockets over the connection. HAProxy requires
+	// the expose-fd flag only, not a level.
 	GetSocks func() error
 }
 
@@ -161,7 +161,7 @@ func (s *Session) exec(args []string, w io.Writer) bool {
 			reply("Permission denied")
 		}
 	case word(0) == "_getsocks":
-		if s.GetSocks == nil || s.level() < 2 {
+		if s.GetSocks == nil {
 			reply("Permission denied")
 			break
 		}
