@@ -437,3 +437,37 @@ backend be
 		t.Fatal("stats request forwarded to the server")
 	}
 }
+
+// TestServiceHook: `http-request use-service NAME` is answered by
+// Options.Service (the prometheus exporter lives in cmd/goproxy), only
+// when its condition matches; without an answer it is a 503.
+func TestServiceHook(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	fe := freeAddr(t)
+	var name string
+	startProxy(t, httpDefaults+`
+frontend f
+  bind `+fe+`
+  http-request use-service prometheus-exporter if { path /metrics }
+  http-request use-service nothing if { path /none }
+  default_backend be
+backend be
+  server s1 `+b.addr+`
+`, Options{Service: func(p *Proxy, f *Frontend, n string, r *StatsRequest) []byte {
+		name = n
+		if n != "prometheus-exporter" {
+			return nil
+		}
+		return []byte("HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nmetrics")
+	}})
+	got := roundTrip(t, fe, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2*time.Second)
+	if !strings.HasSuffix(got, "metrics") || name != "prometheus-exporter" {
+		t.Fatalf("got %q (service %q)", got, name)
+	}
+	if got := roundTrip(t, fe, "GET /none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2*time.Second); statusOf(got) != 503 {
+		t.Fatalf("unknown service: %q", got)
+	}
+	if got := roundTrip(t, fe, "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2*time.Second); statusOf(got) != 200 || len(b.requests()) != 1 {
+		t.Fatalf("plain request: %q", got)
+	}
+}

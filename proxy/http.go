@@ -358,6 +358,8 @@ func (x *exchange) applyRequestRules(rs *ruleSet, pc *haproxy.Proxy) (done, keep
 			return true, x.reply(msg, 401, false)
 		case "redirect":
 			return true, x.redirect(a)
+		case "use-service":
+			return true, x.useService(r)
 		default:
 			rewrite(a, &x.t, &x.req.Header, x.req)
 		}
@@ -369,6 +371,27 @@ redirects:
 		}
 	}
 	return false, false
+}
+
+// useService answers the request with an applet's response
+// (Options.Service), like HAProxy's use-service.
+func (x *exchange) useService(r *haproxy.Rule) bool {
+	fe := x.s.fe
+	var resp []byte
+	if svc := fe.p.opts.Service; svc != nil && len(r.Args) > 0 {
+		req := x.req
+		resp = svc(fe.p, fe, r.Args[0], &StatsRequest{Method: req.Method, Target: req.Target, Header: req.Header.Get, Backend: x.be})
+	}
+	if resp == nil {
+		x.setTerm(termProxy, phaseRequest)
+		return x.errorReply(503, nil)
+	}
+	fe.Counters.Intercepted.Add(1)
+	st := 200
+	if len(resp) >= 12 {
+		st, _ = strconv.Atoi(string(resp[9:12]))
+	}
+	return x.reply(resp, st, false)
 }
 
 // tarpit holds the request for timeout tarpit (or timeout connect).

@@ -41,6 +41,12 @@ type Options struct {
 	// HTTP/1.1 response (head and body with Content-Length) that the
 	// proxy sends as is. Nil: such requests are forwarded.
 	Stats func(p *Proxy, fe *Frontend, req *StatsRequest) []byte
+	// Service, when set, answers `http-request use-service NAME` (such as
+	// HAProxy's prometheus-exporter): it returns a whole HTTP/1.1
+	// response (head and body with Content-Length) sent as is. A nil
+	// response (or a nil Service) answers 503 as HAProxy does for a
+	// service it cannot run.
+	Service func(p *Proxy, fe *Frontend, name string, req *StatsRequest) []byte
 }
 
 // StatsRequest is what a stats handler needs of the request.
