@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -965,4 +966,53 @@ func reasonPhrase(code int) string {
 		return "Forbidden"
 	}
 	return "Unknown"
+}
+
+// ClearCounters implements `clear counters [all]`: the maximum values,
+// or every counter.
+func (c *proxyControl) ClearCounters(all bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.p == nil {
+		return
+	}
+	clear := func(k *proxy.Counters) {
+		k.Smax.Store(k.Scur.Load())
+		k.Qmax.Store(k.Qcur.Load())
+		if !all {
+			return
+		}
+		for _, a := range []*atomic.Int64{&k.Stot, &k.Bin, &k.Bout, &k.Dreq, &k.Dresp, &k.Ereq, &k.Econ,
+			&k.Eresp, &k.Wretr, &k.Wredis, &k.Lbtot, &k.ReqTot, &k.CliAbrt, &k.SrvAbrt, &k.Dcon, &k.Intercepted, &k.LastSess} {
+			a.Store(0)
+		}
+		for i := range k.Hrsp {
+			k.Hrsp[i].Store(0)
+		}
+	}
+	reset := func(m *rateMeter, total int64) {
+		m.max = m.rate
+		if all {
+			m.rate, m.max, m.last = 0, 0, total
+		}
+	}
+	for _, fe := range c.p.Frontends() {
+		clear(&fe.Counters)
+		if m := c.feRates[fe]; m != nil {
+			reset(&m[0], fe.Counters.Stot.Load())
+			reset(&m[1], fe.Counters.ReqTot.Load())
+		}
+	}
+	for _, be := range c.p.Backends() {
+		clear(&be.Counters)
+		if m := c.beRates[be]; m != nil {
+			reset(m, be.Counters.Stot.Load())
+		}
+		for _, s := range be.Servers {
+			clear(&s.Counters)
+			if m := c.srvRates[s]; m != nil {
+				reset(m, s.Counters.Stot.Load())
+			}
+		}
+	}
 }

@@ -169,6 +169,14 @@ func statuses(rows []stats.Row) map[string]string {
 	return m
 }
 
+func statsByKey(rows []stats.Row) map[string]stats.Row {
+	m := map[string]stats.Row{}
+	for _, r := range rows {
+		m[r[stats.FPxname]+"/"+r[stats.FSvname]] = r
+	}
+	return m
+}
+
 func rowKeys(rows []stats.Row) string {
 	var k []string
 	for _, r := range rows {
@@ -401,6 +409,30 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 		}
 	})
 
+	t.Run("clear counters", func(t *testing.T) {
+		for _, l := range []*statsLab{h, g} {
+			before := statsByKey(l.rows(t))
+			if before["fe/FRONTEND"][stats.FStot] == "0" || before["be/s1"][stats.FStot] == "0" {
+				t.Fatalf("%s: no traffic counted before the clear", l.name)
+			}
+			if out := l.cmd(t, "clear counters"); out != "\n" {
+				t.Errorf("%s clear counters: %q", l.name, out)
+			}
+			if got := statsByKey(l.rows(t))["fe/FRONTEND"][stats.FStot]; got != before["fe/FRONTEND"][stats.FStot] {
+				t.Errorf("%s: clear counters changed stot %s -> %s", l.name, before["fe/FRONTEND"][stats.FStot], got)
+			}
+			l.cmd(t, "clear counters all")
+			after := statsByKey(l.rows(t))
+			for _, k := range []string{"fe/FRONTEND", "be/s1", "be/BACKEND"} {
+				for _, f := range []int{stats.FStot, stats.FBin, stats.FBout, stats.FHrsp2xx, stats.FSmax} {
+					if after[k][f] != "0" {
+						t.Errorf("%s after clear counters all: %s %s = %q", l.name, k, stats.FieldNames[f], after[k][f])
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("page admin", func(t *testing.T) {
 		if _, ok := any(&proxy.StatsRequest{}).(statsPageAdmin); !ok {
 			t.Skip("proxy.StatsRequest does not expose `stats admin` and the body yet (Admin(), Body())")
@@ -493,6 +525,9 @@ backend be
 		{user, "get weight be/s1", "1 (initial 1)\n\n"},
 		{user, "show cli level", "user\n\n"},
 		{oper, "show cli level", "operator\n\n"},
+		{user, "clear counters", "Permission denied\n\n"},
+		{oper, "clear counters all", "Permission denied\n\n"},
+		{oper, "clear counters", "\n"},
 	} {
 		if got := statsCmd(t, "unix", c.sock, c.cmd); got != c.want {
 			t.Errorf("%s %q: %q, want %q", filepath.Base(c.sock), c.cmd, got, c.want)

@@ -38,6 +38,7 @@ var (
 
 // cliCommands lists the supported commands for `help`, in HAProxy's words.
 var cliCommands = [][2]string{
+	{"clear counters [all]", "clear max statistics counters (or all counters)"},
 	{"disable server (DEPRECATED)", "disable a server for maintenance (use 'set server' instead)"},
 	{"enable server  (DEPRECATED)", "enable a disabled server (use 'set server' instead)"},
 	{"get weight <bk>/<srv>", "report a server's current weight"},
@@ -160,6 +161,14 @@ func (s *Session) exec(args []string, w io.Writer) bool {
 		} else {
 			reply("Permission denied")
 		}
+	case word(0) == "clear" && word(1) == "counters":
+		if s.level() < 1 || word(2) == "all" && s.level() < 2 {
+			reply("Permission denied")
+			break
+		}
+		if c, ok := s.Ctl.(CounterClearer); ok {
+			c.ClearCounters(word(2) == "all")
+		}
 	case word(0) == "_getsocks":
 		if s.GetSocks == nil {
 			reply("Permission denied")
@@ -240,6 +249,13 @@ func (s *Session) exec(args []string, w io.Writer) bool {
 	}
 	io.WriteString(w, "\n")
 	return true
+}
+
+// CounterClearer is implemented by controls that support `clear
+// counters` (the maximum values) and `clear counters all` (every
+// counter).
+type CounterClearer interface {
+	ClearCounters(all bool)
 }
 
 // isAdminCommand reports commands that need level admin.
