@@ -84,6 +84,9 @@ func newStatsPart(cfg *haproxy.Config, env *partEnv) (runtimePart, error) {
 // Configure installs the stats page hook when a proxy enables it.
 func (s *statsPart) Configure(opts *proxy.Options) error {
 	s.ctl = newProxyControl(s.cfg, s.env.Pid)
+	if usesPrometheus(s.cfg) {
+		opts.Service = s.ctl.serveService
+	}
 	for _, pc := range s.cfg.Proxies {
 		if pc.Stats.Enabled {
 			opts.Stats = s.ctl.serveStatsPage
