@@ -26,7 +26,7 @@ GOFLAGS_BUILD ?= -trimpath
 
 BINARIES := bin/goproxy bin/govrrpd bin/demobackend
 
-.PHONY: all build test run bench fuzz install clean lint
+.PHONY: all build test run bench fuzz install clean lint demo
 
 all: build
 
@@ -52,6 +52,15 @@ lint:
 # only), with two demo backends and the stats page.
 run: build
 	@./testdata/demo/run.sh
+
+# demo (as root) brings the seed's HA pair up in network namespaces:
+# goproxy + govrrpd on both load balancers (LB1=ref or LB2=ref puts HAProxy
+# + keepalived on that host), prints the VIP, the curl commands, the stats
+# page and the keys that stop and start each daemon, and tears everything
+# down on Ctrl-C or q.
+demo:
+	@$(GO) build -o bin/e2e-demo ./internal/e2e/demo
+	@exec ./bin/e2e-demo -repo $(CURDIR) -lb1 $(or $(LB1),ours) -lb2 $(or $(LB2),ours)
 
 bench: build
 	../shared/bench/proxybench --candidate '$(CURDIR)/bin/goproxy -db -f {cfg}'
