@@ -896,7 +896,7 @@ func (v pageView) Snapshot() []stats.Row {
 func (c *proxyControl) page(pc *haproxy.Proxy) *stats.Page {
 	st := &pc.Stats
 	pg := &stats.Page{URI: st.URI, Realm: st.Realm, Refresh: st.Refresh, HideVersion: st.HideVersion,
-		Node: c.cfg.Global.Node, Version: statsVersion, Ctl: c}
+		ShowNode: st.ShowNode, ShowDesc: st.ShowDesc, Node: c.cfg.Global.Node, Version: statsVersion, Ctl: c}
 	if pg.Node == "" {
 		pg.Node, _ = os.Hostname()
 	}

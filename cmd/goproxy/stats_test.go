@@ -756,14 +756,20 @@ listen stats
 		return stdout.Bytes()
 	}
 	dom := string(run("--dump-dom"))
+	cell := `(<td[^>]*>[^<]*</td>)*?`
+	name := func(n string) string {
+		return `<td class="ac"><a name="be/` + n + `"></a><a class="lfsb" href="#be/` + n + `">` + n + `</a></td>`
+	}
 	for _, re := range []string{
-		`<title>Statistics Report for HAProxy on [^<]+</title>`,
-		`<h2>Statistics Report for pid \d+ on `,
-		`<tr class="` + upClass + `">(<td[^>]*>[^<]*</td>)*?<td class="ac">web1</td>`,
-		`<tr class="` + downClass + `">(<td[^>]*>[^<]*</td>)*?<td class="ac">web2</td>`,
-		`<td class="ac">web2</td>(<td[^>]*>[^<]*</td>)*?<td>\d+s ` + downStatus + `</td>`,
-		`<a name="be"></a>be</th>`,
-		`<td class="ac">Backend</td>`,
+		`<title>Statistics Report for HAProxy</title>`,
+		`<h2>Statistics Report for pid \d+</h2>`,
+		`<tr class="` + upClass + `"><td></td>` + name("web1"),
+		`<tr class="` + downClass + `"><td></td>` + name("web2"),
+		name("web2") + cell + `<td class="ac">\d+s ` + downStatus + `</td>`,
+		`<a name="be"></a><a class="px" href="#be">be</a></th>`,
+		`<a class="lfsb" href="#be/Backend">Backend</a>`,
+		`active or backup DOWN for maintenance \(MAINT\)`,
+		`<a href="/admin\?stats;csv">CSV export</a>`,
 	} {
 		if !regexp.MustCompile(re).MatchString(dom) {
 			t.Errorf("rendered page lacks %s", re)

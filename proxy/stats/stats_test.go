@@ -72,7 +72,7 @@ func TestPage(t *testing.T) {
 	}
 	r := p.Handle(&Request{Method: "GET", URI: "/haproxy?stats", Authorization: auth})
 	body := string(r.Body)
-	for _, want := range []string{"<td class=ac>s1</td>", "<td class=ac>s2</td>", "L4OK in", "L4CON", "Frontend", "Backend", "HAProxy version 2.6.12"} {
+	for _, want := range []string{`<a class=lfsb href="#be/s1">s1</a>`, `<a class=lfsb href="#be/s2">s2</a>`, "L4OK in", "L4CON", "Frontend", "Backend", "HAProxy version 2.6.12"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
