@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"hapair/internal/fdpass"
 
 	"hapair/parser/haproxy"
 )
@@ -69,9 +69,7 @@ func serveExposedSockets(ctx context.Context, cfg *haproxy.Config, ls *listenerS
 				}
 				go func() {
 					defer c.Close()
-					c.SetReadDeadline(time.Now().Add(5 * time.Second))
-					line, err := bufio.NewReader(c).ReadString('\n')
-					if err != nil || strings.TrimSpace(line) != "_getsocks" {
+					if !fdpass.ReadGetsocksCommand(c, 5*time.Second) {
 						c.Write([]byte("Unknown command.\n"))
 						return
 					}

@@ -32,17 +32,27 @@ type listenerSet struct {
 	paused    bool
 }
 
-// listenKey names a bind address the same way in the old and the new
-// process; it is the name the descriptor travels under.
+// listenKey names a bind address the way fdpass.SockName names the socket
+// bound to it ("tcp:0.0.0.0:80", "tcp:[::1]:443", "unix:/path"), so a new
+// process recognises the listeners it inherits, from goproxy or HAProxy.
 func listenKey(a haproxy.Addr) string {
 	host := a.Host
-	if host == "*" {
-		host = ""
-	}
 	if a.Net == "unix" {
 		return "unix:" + host
 	}
-	return a.Net + ":" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+	if host == "" || host == "*" {
+		host = "0.0.0.0"
+		if a.Net == "tcp6" {
+			host = "::"
+		}
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if a.Net == "tcp4" {
+			ip = ip.Unmap()
+		}
+		return "tcp:" + netip.AddrPortFrom(ip.WithZone(""), uint16(a.Port)).String()
+	}
+	return "tcp:" + net.JoinHostPort(host, strconv.Itoa(a.Port))
 }
 
 // inherit takes over the listeners of the old processes: from the socket
@@ -51,9 +61,9 @@ func listenKey(a haproxy.Addr) string {
 // the new process then binds fresh sockets beside the old ones.
 func (s *listenerSet) inherit(xsock string, oldPids []int, warn func(string, ...any)) {
 	s.inherited = map[string]*os.File{}
-	var files []fdpass.File
+	var files []*os.File
 	if xsock != "" {
-		fs, err := getsocks(xsock)
+		fs, err := fdpass.FetchGetsocks(xsock, 5*time.Second)
 		if err != nil {
 			warn("Failed to get the sockets from the old process! (%v)", err)
 		}
@@ -61,7 +71,7 @@ func (s *listenerSet) inherit(xsock string, oldPids []int, warn func(string, ...
 	}
 	if len(files) == 0 {
 		for _, pid := range oldPids {
-			fs, err := fdpass.Fetch(fdpass.AbstractAddr("goproxy", pid), 3*time.Second)
+			fs, err := fdpass.FetchGetsocks(fdpass.AbstractAddr("goproxy", pid), 3*time.Second)
 			if err != nil {
 				// Not a goproxy, or already gone: bind afresh.
 				continue
@@ -70,26 +80,16 @@ func (s *listenerSet) inherit(xsock string, oldPids []int, warn func(string, ...
 		}
 	}
 	for _, f := range files {
-		if old, dup := s.inherited[f.Name]; dup {
+		name, err := fdpass.SockName(f)
+		if err != nil {
+			f.Close()
+			continue
+		}
+		if old, dup := s.inherited[name]; dup {
 			old.Close()
 		}
-		s.inherited[f.Name] = f.File
+		s.inherited[name] = f
 	}
-}
-
-// getsocks asks the stats socket at path for its listeners.
-func getsocks(path string) ([]fdpass.File, error) {
-	c, err := net.DialTimeout("unix", path, 3*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	uc := c.(*net.UnixConn)
-	uc.SetWriteDeadline(time.Now().Add(3 * time.Second))
-	if _, err := uc.Write([]byte("_getsocks\n")); err != nil {
-		return nil, err
-	}
-	return fdpass.Receive(uc, 5*time.Second)
 }
 
 // closeUnused closes inherited sockets the new configuration does not bind.
@@ -139,10 +139,10 @@ func (s *listenerSet) listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, err
 
 // files returns duplicates of the open listeners' descriptors, for a
 // successor. The caller closes them.
-func (s *listenerSet) files() []fdpass.File {
+func (s *listenerSet) files() []*os.File {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []fdpass.File
+	var out []*os.File
 	for _, p := range s.open {
 		p.mu.Lock()
 		inner, closed, paused := p.inner, p.closed, p.paused
@@ -158,14 +158,14 @@ func (s *listenerSet) files() []fdpass.File {
 		if err != nil {
 			continue
 		}
-		out = append(out, fdpass.File{Name: p.key, File: f})
+		out = append(out, f)
 	}
 	return out
 }
 
-// serveTransfer offers the listeners on the abstract socket named after
-// this pid until ctx ends. It also answers HAProxy's `_getsocks` command,
-// so the same code serves a stats socket with `expose-fd listeners`.
+// serveTransfer answers `_getsocks` on the abstract socket named after
+// this pid until ctx ends: a successor started with -sf/-st takes the
+// listeners from there without any stats socket in the configuration.
 func (s *listenerSet) serveTransfer(ctx context.Context, ln *net.UnixListener) {
 	go func() {
 		<-ctx.Done()
@@ -181,21 +181,23 @@ func (s *listenerSet) serveTransfer(ctx context.Context, ln *net.UnixListener) {
 		}
 		go func() {
 			defer c.Close()
-			s.sendTo(c)
+			if fdpass.ReadGetsocksCommand(c, 5*time.Second) {
+				s.sendTo(c)
+			}
 		}()
 	}
 }
 
-// sendTo sends the listeners to c and closes the duplicates.
+// sendTo answers `_getsocks` on c with the listeners (HAProxy's format).
 func (s *listenerSet) sendTo(c *net.UnixConn) error {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	files := s.files()
 	defer func() {
 		for _, f := range files {
-			f.File.Close()
+			f.Close()
 		}
 	}()
-	return fdpass.Send(c, files)
+	return fdpass.SendGetsocks(c, files)
 }
 
 // setPaused pauses (SIGTTOU) or resumes (SIGTTIN) every listener.

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,6 +26,7 @@ import (
 // loadResult counts what clients saw during a run of reloads.
 type loadResult struct {
 	ok, failed, resets, refused atomic.Int64
+	slowest                     atomicDuration
 	mu                          sync.Mutex
 	firstErrs                   []string
 }
@@ -43,8 +47,8 @@ func (r *loadResult) fail(err error) {
 }
 
 func (r *loadResult) String() string {
-	return fmt.Sprintf("%d ok, %d failed (%d reset, %d refused) %v",
-		r.ok.Load(), r.failed.Load(), r.resets.Load(), r.refused.Load(), r.firstErrs)
+	return fmt.Sprintf("%d ok, %d failed (%d reset, %d refused), slowest %v %v",
+		r.ok.Load(), r.failed.Load(), r.resets.Load(), r.refused.Load(), r.slowest.Load().Round(time.Millisecond), r.firstErrs)
 }
 
 // runLoad sends requests to addr until ctx ends: `fresh` clients open a
@@ -54,17 +58,24 @@ func (r *loadResult) String() string {
 func runLoad(ctx context.Context, addr, want string, fresh, keep int) (*loadResult, func()) {
 	res := &loadResult{}
 	var wg sync.WaitGroup
-	client := func(keepAlive bool) {
+	client := func(keepAlive bool, src int) {
 		defer wg.Done()
-		tr := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1}
+		// Each client has its own source address, so thousands of
+		// connections in TIME_WAIT never exhaust the ephemeral ports.
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 19, byte(src))}}
+		tr := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1, DialContext: d.DialContext}
 		defer tr.CloseIdleConnections()
 		c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 		for ctx.Err() == nil {
+			t0 := time.Now()
 			resp, err := c.Get("http://" + addr + "/")
+			if d := time.Since(t0); d > res.slowest.Load() {
+				res.slowest.Store(d)
+			}
 			if err != nil {
-				if ctx.Err() == nil {
-					res.fail(err)
-				}
+				// Every request counts, also one that ends after
+				// the load stopped.
+				res.fail(err)
 				continue
 			}
 			b, err := io.ReadAll(resp.Body)
@@ -81,11 +92,11 @@ func runLoad(ctx context.Context, addr, want string, fresh, keep int) (*loadResu
 	}
 	for i := 0; i < fresh; i++ {
 		wg.Add(1)
-		go client(false)
+		go client(false, 1+i)
 	}
 	for i := 0; i < keep; i++ {
 		wg.Add(1)
-		go client(true)
+		go client(true, 1+fresh+i)
 	}
 	return res, wg.Wait
 }
@@ -110,6 +121,10 @@ func reloadUnderLoad(t *testing.T, addr, want string, n int, pidFile string, sta
 	ctx, cancel := context.WithCancel(context.Background())
 	res, wait := runLoad(ctx, addr, want, 24, 4)
 	defer func() { cancel(); wait() }()
+	sock := listenInodes(t, addr)
+	if len(sock) != 1 {
+		t.Fatalf("listening sockets on %s: %v, want one", addr, sock)
+	}
 	for i := 0; i < n; i++ {
 		before := res.ok.Load()
 		if !waitFor(5*time.Second, func() bool { return res.ok.Load() >= before+20 }) {
@@ -120,6 +135,14 @@ func reloadUnderLoad(t *testing.T, addr, want string, n int, pidFile string, sta
 			t.Fatalf("reload %d: %v", i, err)
 		}
 		pids[readPid(t, pidFile)] = true
+		// Once the old process is gone, the very same socket listens:
+		// it was handed over, not bound again.
+		if !waitFor(10*time.Second, func() bool { return !alive(old) }) {
+			t.Fatalf("reload %d: old process %d still running", i, old)
+		}
+		if np := readPid(t, pidFile); !holdsSocket(np, sock[0]) {
+			t.Errorf("reload %d: process %d does not hold the original listening socket %s", i, np, sock[0])
+		}
 	}
 	before := res.ok.Load()
 	waitFor(5*time.Second, func() bool { return res.ok.Load() >= before+20 })
@@ -287,4 +310,89 @@ func TestMasterWorkerReload(t *testing.T) {
 	if !waitFor(10*time.Second, func() bool { return !alive(master) && !alive(prev) }) {
 		t.Error("master and worker did not stop on SIGTERM")
 	}
+}
+
+// TestHandOverWithHAProxy: goproxy speaks HAProxy's `_getsocks`, so the
+// two take each other's listeners with -x: a running HAProxy is replaced
+// by goproxy and back, ten times under load, without a failed request.
+func TestHandOverWithHAProxy(t *testing.T) {
+	hap := testenv.LookPath(t, "haproxy")
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	be := backend(t, "127.0.18.9", "mixed-ok")
+	addr := freeAddr(t, "127.0.18.9")
+	cfg := filepath.Join(dir, "m.cfg")
+	pidFile := filepath.Join(dir, "m.pid")
+	sock := filepath.Join(dir, "m.sock")
+	writeFile(t, cfg, httpCfg("    hard-stop-after 10s\n    stats socket "+sock+" level admin expose-fd listeners\n", addr, be))
+	n := 0
+	res := reloadUnderLoad(t, addr, "mixed-ok", 10, pidFile,
+		func() error { return runCmd(hap, "-D", "-f", cfg, "-p", pidFile) },
+		func(old int) error {
+			n++
+			next := bin // odd steps: HAProxy -> goproxy
+			if n%2 == 0 {
+				next = hap
+			}
+			return runCmd(next, "-D", "-f", cfg, "-p", pidFile, "-x", sock, "-sf", strconv.Itoa(old))
+		})
+	t.Logf("haproxy <-> goproxy, 10 hand-overs with -x -sf: %s", res)
+	if res.failed.Load() != 0 {
+		t.Errorf("requests lost while HAProxy and goproxy handed over: %s", res)
+	}
+}
+
+// listenInodes returns the inodes of the sockets listening on addr (an
+// IPv4 ip:port), from /proc/net/tcp.
+func listenInodes(t *testing.T, addr string) []string {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := ap.Addr().As4()
+	local := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], ap.Port())
+	var out []string
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[1] == local && f[3] == "0A" {
+			out = append(out, f[9])
+		}
+	}
+	return out
+}
+
+// atomicDuration is a duration read and written from several goroutines.
+type atomicDuration struct{ v atomic.Int64 }
+
+func (a *atomicDuration) Load() time.Duration { return time.Duration(a.v.Load()) }
+
+// Store keeps the larger of the stored and the given duration.
+func (a *atomicDuration) Store(d time.Duration) {
+	for {
+		old := a.v.Load()
+		if int64(d) <= old || a.v.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+// holdsSocket reports whether process pid has the socket with that inode
+// open.
+func holdsSocket(pid int, inode string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == "socket:["+inode+"]" {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,6 @@
 package fdpass
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -9,12 +8,38 @@ import (
 	"time"
 )
 
-// TestHandOverListener passes real listening sockets and checks that a
-// connection queued on the old socket before the transfer is accepted by
-// the receiver: nothing is lost in between.
+// serveOnce answers one `_getsocks` on addr with files.
+func serveOnce(t *testing.T, addr string, files []*os.File) chan error {
+	t.Helper()
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer ul.Close()
+		ul.SetDeadline(time.Now().Add(10 * time.Second))
+		c, err := ul.AcceptUnix()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		if !ReadGetsocksCommand(c, 5*time.Second) {
+			done <- fmt.Errorf("no _getsocks command")
+			return
+		}
+		done <- SendGetsocks(c, files)
+	}()
+	return done
+}
+
+// TestHandOverListener passes real listening sockets (more than one
+// batch) and checks that a connection queued on the old socket before the
+// transfer is accepted by the receiver: nothing is lost in between.
 func TestHandOverListener(t *testing.T) {
-	const n = 250 // more than one message's worth
-	var files []File
+	const n = 300 // more than one batch of 253
+	var files []*os.File
 	var lns []*net.TCPListener
 	for i := 0; i < n; i++ {
 		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -26,12 +51,12 @@ func TestHandOverListener(t *testing.T) {
 			t.Fatal(err)
 		}
 		lns = append(lns, ln)
-		files = append(files, File{Name: "tcp:" + ln.Addr().String(), File: f})
+		files = append(files, f)
 	}
 	t.Cleanup(func() {
 		for i := range lns {
 			lns[i].Close()
-			files[i].File.Close()
+			files[i].Close()
 		}
 	})
 	// A client connects before the hand-over; the kernel queues it.
@@ -42,43 +67,36 @@ func TestHandOverListener(t *testing.T) {
 	defer queued.Close()
 
 	addr := AbstractAddr("fdpass-test", os.Getpid())
-	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	done := serveOnce(t, addr, files)
+	got, err := FetchGetsocks(addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ul, func() []File { return files }) }()
-
-	got, err := Fetch(addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cancel()
 	if err := <-done; err != nil {
-		t.Errorf("Serve: %v", err)
+		t.Errorf("SendGetsocks: %v", err)
 	}
 	if len(got) != n {
 		t.Fatalf("received %d files, want %d", len(got), n)
 	}
 	for i, f := range got {
-		if f.Name != files[i].Name {
-			t.Fatalf("file %d named %q, want %q", i, f.Name, files[i].Name)
+		name, err := SockName(f)
+		if want := "tcp:" + lns[i].Addr().String(); err != nil || name != want {
+			t.Fatalf("file %d named %q (%v), want %q", i, name, err, want)
 		}
 	}
 	// The old process lets go of its sockets; the new one accepts the
 	// connection that was queued all along.
 	for i := range lns {
 		lns[i].Close()
-		files[i].File.Close()
+		files[i].Close()
 	}
-	ln, err := net.FileListener(got[7].File)
+	ln, err := net.FileListener(got[7])
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	for _, f := range got {
-		f.File.Close()
+		f.Close()
 	}
 	ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
 	c, err := ln.Accept()
@@ -95,9 +113,23 @@ func TestHandOverListener(t *testing.T) {
 }
 
 func TestFetchNobodyThere(t *testing.T) {
-	_, err := Fetch(AbstractAddr("fdpass-test-none", os.Getpid()), time.Second)
+	_, err := FetchGetsocks(AbstractAddr("fdpass-test-none", os.Getpid()), time.Second)
 	if err == nil {
 		t.Fatal("want an error when no process offers listeners")
+	}
+}
+
+func TestSockNameUnix(t *testing.T) {
+	path := t.TempDir() + "/s.sock"
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f, _ := l.File()
+	defer f.Close()
+	if name, err := SockName(f); err != nil || name != "unix:"+path {
+		t.Errorf("SockName = %q, %v", name, err)
 	}
 }
 
