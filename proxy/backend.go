@@ -30,6 +30,7 @@ type Backend struct {
 
 	bal   *balance.Balancer
 	rules *ruleSet
+	ck    *cookiePersist // `cookie` persistence, nil without
 
 	qmu     sync.Mutex
 	waiters []chan struct{} // FIFO of queued requests waiting for a slot
@@ -43,9 +44,8 @@ type Server struct {
 	Index    int
 	Counters Counters
 	up       atomic.Bool
-	ip       netip.Addr   // resolved once at start, as HAProxy (invalid: dial by name)
-	dialAddr string       // ip:port when the port is fixed
-	direct   atomic.Int64 // in-flight picks made outside the balancer (use-server)
+	ip       netip.Addr // resolved once at start, as HAProxy (invalid: dial by name)
+	dialAddr string     // ip:port when the port is fixed
 
 	poolMu sync.Mutex
 	idle   []*serverConn
@@ -95,6 +95,7 @@ func newBackend(p *Proxy, pc *haproxy.Proxy) (*Backend, error) {
 		return nil, err
 	}
 	be.rules = rs
+	be.ck = newCookiePersist(pc)
 	return be, nil
 }
 
@@ -170,34 +171,38 @@ func (be *Backend) pick(ctx context.Context, k balance.Key, avoid *Server) (*Ser
 	return be.pickFrom(ctx, k, avoid, nil)
 }
 
-// pickFrom is pick with an optional forced server (use-server): when it
-// is up it is the only candidate, else the balancer chooses.
+// pickFrom is pick with an optional forced server (use-server, a
+// persistence cookie): when it is up (or persist says so) it is taken
+// directly without moving the balancer, queueing while it is full;
+// otherwise the balancer chooses.
 func (be *Backend) pickFrom(ctx context.Context, k balance.Key, avoid, forced *Server) (*Server, time.Duration, error) {
-	if forced != nil && !forced.up.Load() {
+	return be.pickDirect(ctx, k, avoid, forced, false)
+}
+
+// pickDirect is pickFrom; evenDown takes a down forced server too
+// (option persist).
+func (be *Backend) pickDirect(ctx context.Context, k balance.Key, avoid, forced *Server, evenDown bool) (*Server, time.Duration, error) {
+	if forced != nil && !forced.up.Load() && !evenDown {
 		forced = nil
-	}
-	if forced != nil && be.bal.Weight(forced.Index) == 0 {
-		// The balancer never picks a weight-0 server, but use-server
-		// does: take it directly (done releases it the same way).
-		forced.direct.Add(1)
-		forced.Counters.session(time.Now())
-		forced.Counters.Lbtot.Add(1)
-		be.Counters.Lbtot.Add(1)
-		return forced, 0, nil
 	}
 	var skip func(i int) bool
 	if avoid != nil {
 		skip = func(i int) bool { return i == avoid.Index }
-	} else if forced != nil {
-		skip = func(i int) bool { return i != forced.Index }
 	}
 	start := time.Time{}
 	var deadline <-chan time.Time
 	for {
-		i := be.bal.Pick(k, skip)
-		if i < 0 && avoid != nil {
-			// Redispatch: nothing else usable, take the same one again.
-			i = be.bal.Pick(k, nil)
+		i := -1
+		if forced != nil {
+			if be.bal.Take(forced.Index) {
+				i = forced.Index
+			}
+		} else {
+			i = be.bal.Pick(k, skip)
+			if i < 0 && avoid != nil {
+				// Redispatch: nothing else usable, take the same one again.
+				i = be.bal.Pick(k, nil)
+			}
 		}
 		if i >= 0 {
 			s := be.Servers[i]
@@ -210,7 +215,12 @@ func (be *Backend) pickFrom(ctx context.Context, k balance.Key, avoid, forced *S
 			}
 			return s, waited, nil
 		}
-		if !be.anyUsable() {
+		if forced != nil && !forced.up.Load() && !evenDown {
+			// The forced server went down while we waited.
+			forced = nil
+			continue
+		}
+		if forced == nil && !be.anyUsable() {
 			return nil, 0, errNoServer
 		}
 		if start.IsZero() && be.queueFull() {
@@ -276,13 +286,6 @@ func (be *Backend) dropWaiter(ch chan struct{}) {
 // done releases a server slot taken by pick and wakes the first queued
 // request.
 func (be *Backend) done(s *Server) {
-	for v := s.direct.Load(); v > 0; v = s.direct.Load() {
-		if s.direct.CompareAndSwap(v, v-1) {
-			s.Counters.Scur.Add(-1)
-			be.wake()
-			return
-		}
-	}
 	be.bal.Done(s.Index)
 	s.Counters.Scur.Add(-1)
 	be.wake()

@@ -251,6 +251,7 @@ type exchange struct {
 	be    *Backend
 	srv   *Server
 	start time.Time
+	ck    cookieState    // persistence cookie of the request
 	resp  http1.Response // reused between requests of the session
 }
 
@@ -610,7 +611,15 @@ func (x *exchange) forward() bool {
 			break
 		}
 	}
-	srv, tw, err := be.pickFrom(p.ctx, key, nil, forced)
+	var srv *Server
+	var tw time.Duration
+	var err error
+	if forced == nil && be.ck != nil {
+		x.ck = be.ck.request(be, &req.Header)
+		forced = x.ck.srv
+	}
+	// option persist: the cookie's server even when it is down.
+	srv, tw, err = be.pickDirect(p.ctx, key, nil, forced, forced != nil && x.ck.srv == forced)
 	if x.rec != nil {
 		x.rec.Tw = int(tw.Milliseconds())
 	}
@@ -813,6 +822,9 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 		}
 	}
 done:
+	if be.ck != nil {
+		be.ck.response(resp, srv, x.ck.srv == srv && x.ck.direct, req.Method)
+	}
 	upgrade := resp.Status == 101 && req.Upgrade
 	untilClose := !resp.Body.Chunked && resp.Body.Length < 0
 	cliKeep := !cliClose && !req.Close && !untilClose && !fe.p.Stopping() && !upgrade

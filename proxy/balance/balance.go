@@ -197,6 +197,26 @@ func (b *Balancer) Pick(k Key, skip func(i int) bool) int {
 	return i
 }
 
+// Take counts a pick of member i made outside the algorithm (use-server,
+// a persistence cookie or stick table naming the server), without moving
+// the algorithm's position, as HAProxy's direct access does. It fails
+// when i has reached its maxconn; it does not look at up or weight.
+func (b *Balancer) Take(i int) bool {
+	if i < 0 || i >= len(b.conns) {
+		return false
+	}
+	mc := int64(b.members[i].Maxconn)
+	for {
+		n := b.conns[i].n.Load()
+		if mc > 0 && n >= mc {
+			return false
+		}
+		if b.conns[i].n.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // Done ends an in-flight pick of member i.
 func (b *Balancer) Done(i int) {
 	if i >= 0 && i < len(b.conns) {
