@@ -297,19 +297,27 @@ type VirtualServer struct {
 	FWMark             int
 	Group              string
 	DelayLoop          time.Duration // default 60s
-	LBAlgo             string        // default rr
-	LBKind             string        // NAT, DR, TUN
+	LBAlgo             string        // default wlc (keepalived 2.2.7)
+	LBKind             string        // NAT (default), DR, TUN
 	PersistenceTimeout time.Duration
-	Protocol           string // TCP (default), UDP, SCTP
+	Protocol           string // TCP, UDP (default, keepalived 2.2.7), SCTP
 	protocolSet        bool
 	SorryServer        string
-	Quorum             int
-	Hysteresis         int
-	QuorumUp           string
-	QuorumDown         string
-	Alpha, Omega       bool
-	VirtualHost        string
-	RealServers        []*RealServer
+	// SorryServerInhibit is sorry_server_inhibit (after sorry_server).
+	SorryServerInhibit bool
+	// InhibitOnFailure and SMTPAlert given here apply to every real
+	// server that does not say otherwise.
+	InhibitOnFailure bool
+	SMTPAlert        *bool
+	// Defaults are the checker settings written at this level.
+	Defaults     CheckDefaults
+	Quorum       int
+	Hysteresis   int
+	QuorumUp     string
+	QuorumDown   string
+	Alpha, Omega bool
+	VirtualHost  string
+	RealServers  []*RealServer
 }
 
 // RealServer is a real_server block.
@@ -322,18 +330,31 @@ type RealServer struct {
 	NotifyUp         string
 	NotifyDown       string
 	Checkers         []*Checker
+	// SMTPAlert, Alpha and VirtualHost: this real server's, else its
+	// virtual server's.
+	SMTPAlert   *bool
+	Alpha       *bool
+	VirtualHost string
+	// Defaults are the checker settings written at this level.
+	Defaults CheckDefaults
 }
 
 // Checker is a health checker of a real server (TCP_CHECK, HTTP_GET,
 // SSL_GET, MISC_CHECK, SMTP_CHECK, DNS_CHECK, PING_CHECK, UDP_CHECK).
 type Checker struct {
-	Pos              Pos
-	Kind             string
-	ConnectIP        netip.Addr
-	ConnectPort      int
+	Pos         Pos
+	Kind        string
+	ConnectIP   netip.Addr
+	ConnectPort int
+	// The timing below is resolved like keepalived's check_api.c: the
+	// checker's own setting, else its real server's, else its virtual
+	// server's, else the kind's default (see CheckDefaults).
 	ConnectTimeout   time.Duration // default 5s
-	Retry            int           // nb_get_retry / retry
+	Retry            int           // retry / nb_get_retry
 	DelayBeforeRetry time.Duration
+	DelayLoop        time.Duration
+	Warmup           time.Duration // upper bound of the random first delay
+	own              CheckDefaults
 	URLs             []URLCheck
 	MiscPath         string
 	MiscTimeout      time.Duration

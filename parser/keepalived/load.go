@@ -149,6 +149,7 @@ func validate(c *Config, d *Diagnostics, opt Options, refs []scriptRef) {
 		kept = append(kept, vs)
 	}
 	c.VirtualServers = kept
+	finishLVS(c, d)
 	if missingIf {
 		d.Errorf(Pos{}, "Non-existent interface specified in configuration")
 	}

@@ -181,6 +181,7 @@ vrrp_instance V6 {
   notify "/etc/keepalived/notify.sh"
 }
 virtual_server 192.0.2.80 80 {
+  protocol TCP
   lb_algo wrr
   lb_kind DR
   real_server 192.0.2.81 80 {
@@ -376,5 +377,62 @@ vrrp_sync_group G {
 	}
 	if tf := cfg.TrackFiles[0]; !tf.InitFileSet || tf.InitFile != "" {
 		t.Errorf("track file %+v", tf)
+	}
+}
+
+// TestLVSDefaultsAndInheritance: keepalived 2.2.7's virtual_server
+// defaults (UDP, wlc, NAT), per-kind retry defaults (MISC_CHECK 0,
+// DNS_CHECK 3, others 1) and checker settings inherited from the real
+// server, then the virtual server (check_api.c).
+func TestLVSDefaultsAndInheritance(t *testing.T) {
+	cfg, _ := load(t, `virtual_server 192.0.2.1 80 {
+  delay_loop 10
+  real_server 192.0.2.21 80 { TCP_CHECK { } }
+  real_server 192.0.2.22 80 { MISC_CHECK { misc_path /bin/true } }
+  real_server 192.0.2.23 80 { DNS_CHECK { } }
+  real_server 192.0.2.24 80 { HTTP_GET { url { path / } } }
+}
+virtual_server 192.0.2.2 80 {
+  protocol TCP
+  lb_algo rr
+  lb_kind DR
+  retry 4
+  delay_before_retry 2
+  connect_timeout 4
+  warmup 3
+  inhibit_on_failure
+  real_server 192.0.2.31 80 {
+    delay_loop 7
+    retry 2
+    TCP_CHECK { }
+    TCP_CHECK { retry 9
+      delay_loop 1 }
+  }
+}
+`)
+	vs := cfg.VirtualServers[0]
+	if vs.Protocol != "UDP" || vs.LBAlgo != "wlc" || vs.LBKind != "NAT" {
+		t.Errorf("defaults %s %s %s", vs.Protocol, vs.LBAlgo, vs.LBKind)
+	}
+	for i, want := range []struct {
+		retry int
+		dbr   time.Duration
+	}{{1, time.Second}, {0, time.Second}, {3, 10 * time.Second}, {1, 3 * time.Second}} {
+		ch := vs.RealServers[i].Checkers[0]
+		if ch.Retry != want.retry || ch.DelayBeforeRetry != want.dbr || ch.DelayLoop != 10*time.Second || ch.Warmup != 10*time.Second || ch.ConnectTimeout != 5*time.Second {
+			t.Errorf("%s: %+v", ch.Kind, ch)
+		}
+	}
+	vs2 := cfg.VirtualServers[1]
+	rs := vs2.RealServers[0]
+	if !rs.InhibitOnFailure {
+		t.Error("inhibit_on_failure not inherited")
+	}
+	a, b := rs.Checkers[0], rs.Checkers[1]
+	if a.Retry != 2 || a.DelayLoop != 7*time.Second || a.DelayBeforeRetry != 2*time.Second || a.ConnectTimeout != 4*time.Second || a.Warmup != 3*time.Second {
+		t.Errorf("inherited: %+v", a)
+	}
+	if b.Retry != 9 || b.DelayLoop != time.Second {
+		t.Errorf("own: %+v", b)
 	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func startVS(w *walker, s stmt) {
-	vs := &VirtualServer{Pos: s.Pos, Addr: s.joinArgs(), DelayLoop: 60 * time.Second, LBAlgo: "rr", Protocol: "TCP", Quorum: 1}
+	vs := &VirtualServer{Pos: s.Pos, Addr: s.joinArgs(), DelayLoop: 60 * time.Second, Quorum: 1}
 	switch {
 	case len(s.Args) >= 2 && s.Args[0] == "fwmark":
 		vs.FWMark, _ = strconv.Atoi(s.Args[1])
@@ -91,6 +91,13 @@ func vsTable() table {
 			}
 		}),
 		"sorry_server": vs(func(w *walker, v *VirtualServer, s stmt) { v.SorryServer = s.joinArgs() }),
+		"sorry_server_inhibit": vs(func(w *walker, v *VirtualServer, s stmt) {
+			if v.SorryServer == "" {
+				w.d.Errorf(s.Pos, "Ignoring sorry_server inhibit used before or without sorry_server")
+				return
+			}
+			v.SorryServerInhibit = true
+		}),
 		"quorum": vs(func(w *walker, v *VirtualServer, s stmt) {
 			if q, ok := w.intArg(s, 0, 1, 1<<30); ok {
 				v.Quorum = q
@@ -107,18 +114,17 @@ func vsTable() table {
 		"omega":                   vs(func(w *walker, v *VirtualServer, s stmt) { v.Omega = true }),
 		"virtualhost":             vs(func(w *walker, v *VirtualServer, s stmt) { v.VirtualHost, _ = w.arg(s, 0) }),
 		"real_server":             {handle: startRS, sub: func(*walker) table { return rsTable() }},
-		"sorry_server_inhibit":    {handle: ignore},
 		"sorry_server_lvs_method": {handle: ignore},
 		"ha_suspend":              {handle: ignore},
 		"ops":                     {handle: ignore},
 		"persistence_engine":      {handle: ignore},
 		"persistence_granularity": {handle: ignore},
-		"smtp_alert":              {handle: ignore},
-		"retry":                   {handle: ignore},
-		"delay_before_retry":      {handle: ignore},
-		"warmup":                  {handle: ignore},
-		"connect_timeout":         {handle: ignore},
-		"inhibit_on_failure":      {handle: ignore},
+		"smtp_alert":              vs(func(w *walker, v *VirtualServer, s stmt) { v.SMTPAlert = w.boolArg(s) }),
+		"retry":                   vs(func(w *walker, v *VirtualServer, s stmt) { v.Defaults.retry(w, s) }),
+		"delay_before_retry":      vs(func(w *walker, v *VirtualServer, s stmt) { v.Defaults.delayBeforeRetry(w, s) }),
+		"warmup":                  vs(func(w *walker, v *VirtualServer, s stmt) { v.Defaults.warmup(w, s) }),
+		"connect_timeout":         vs(func(w *walker, v *VirtualServer, s stmt) { v.Defaults.connectTimeout(w, s) }),
+		"inhibit_on_failure":      vs(func(w *walker, v *VirtualServer, s stmt) { v.InhibitOnFailure = true }),
 		"ip_family":               {handle: ignore},
 		"lvs_flags":               {handle: ignore},
 		"lb_flags":                {handle: ignore},
@@ -161,21 +167,21 @@ func rsTable() table {
 		"notify_down":        rs(func(w *walker, r *RealServer, s stmt) { r.NotifyDown = s.joinArgs() }),
 		"uthreshold":         {handle: ignore},
 		"lthreshold":         {handle: ignore},
-		"smtp_alert":         {handle: ignore},
-		"delay_loop":         {handle: ignore},
-		"retry":              {handle: ignore},
-		"delay_before_retry": {handle: ignore},
-		"warmup":             {handle: ignore},
-		"connect_timeout":    {handle: ignore},
-		"virtualhost":        {handle: ignore},
-		"alpha":              {handle: ignore},
+		"smtp_alert":         rs(func(w *walker, r *RealServer, s stmt) { r.SMTPAlert = w.boolArg(s) }),
+		"delay_loop":         rs(func(w *walker, r *RealServer, s stmt) { r.Defaults.delayLoop(w, s) }),
+		"retry":              rs(func(w *walker, r *RealServer, s stmt) { r.Defaults.retry(w, s) }),
+		"delay_before_retry": rs(func(w *walker, r *RealServer, s stmt) { r.Defaults.delayBeforeRetry(w, s) }),
+		"warmup":             rs(func(w *walker, r *RealServer, s stmt) { r.Defaults.warmup(w, s) }),
+		"connect_timeout":    rs(func(w *walker, r *RealServer, s stmt) { r.Defaults.connectTimeout(w, s) }),
+		"virtualhost":        rs(func(w *walker, r *RealServer, s stmt) { r.VirtualHost, _ = w.arg(s, 0) }),
+		"alpha":              rs(func(w *walker, r *RealServer, s stmt) { r.Alpha = w.boolArg(s) }),
 		"lvs_method":         {handle: ignore},
 	}
 	for _, k := range checkerKinds {
 		kind := k
 		t[kind] = keyword{
 			handle: func(w *walker, s stmt) {
-				w.checker = &Checker{Pos: s.Pos, Kind: kind, ConnectTimeout: 5 * time.Second, Retry: 1, Options: map[string]string{}}
+				w.checker = &Checker{Pos: s.Pos, Kind: kind, Options: map[string]string{}}
 				w.rs.Checkers = append(w.rs.Checkers, w.checker)
 			},
 			sub: func(*walker) table { return checkerTable() },
@@ -199,26 +205,14 @@ func checkerTable() table {
 				ch.ConnectPort = v
 			}
 		}),
-		"connect_timeout": c(func(w *walker, ch *Checker, s stmt) {
-			if d, ok := w.secArg(s, 0); ok {
-				ch.ConnectTimeout = d
-			}
-		}),
-		"retry": c(func(w *walker, ch *Checker, s stmt) {
-			if v, ok := w.intArg(s, 0, 0, 1<<30); ok {
-				ch.Retry = v
-			}
-		}),
+		"connect_timeout":    c(func(w *walker, ch *Checker, s stmt) { ch.own.connectTimeout(w, s) }),
+		"retry":              c(func(w *walker, ch *Checker, s stmt) { ch.own.retry(w, s) }),
+		"delay_before_retry": c(func(w *walker, ch *Checker, s stmt) { ch.own.delayBeforeRetry(w, s) }),
+		"delay_loop":         c(func(w *walker, ch *Checker, s stmt) { ch.own.delayLoop(w, s) }),
+		"warmup":             c(func(w *walker, ch *Checker, s stmt) { ch.own.warmup(w, s) }),
 		"nb_get_retry": c(func(w *walker, ch *Checker, s stmt) {
 			w.d.Errorf(s.Pos, "nb_get_retry is deprecated - please use 'retry'")
-			if v, ok := w.intArg(s, 0, 0, 1<<30); ok {
-				ch.Retry = v
-			}
-		}),
-		"delay_before_retry": c(func(w *walker, ch *Checker, s stmt) {
-			if d, ok := w.secArg(s, 0); ok {
-				ch.DelayBeforeRetry = d
-			}
+			ch.own.retry(w, s)
 		}),
 		"misc_path":    c(func(w *walker, ch *Checker, s stmt) { ch.MiscPath = s.joinArgs() }),
 		"misc_timeout": c(func(w *walker, ch *Checker, s stmt) { ch.MiscTimeout, _ = w.secArg(s, 0) }),
@@ -258,7 +252,7 @@ func checkerTable() table {
 		},
 	}
 	// Checker-specific keywords kept as written.
-	for _, k := range []string{"bindto", "bind_port", "bind_if", "fwmark", "warmup", "helo_name", "type", "name",
+	for _, k := range []string{"bindto", "bind_port", "bind_if", "fwmark", "helo_name", "type", "name",
 		"http_protocol", "enable_sni", "tls_compliant", "protocol", "require_reply", "payload", "ip_family",
 		"alpha", "log_all_failures", "dynamic", "user", "timeout", "tcp_check"} {
 		key := k
@@ -280,4 +274,166 @@ func (vs *VirtualServer) name() string {
 		proto = strings.ToLower(vs.Protocol)
 	}
 	return fmt.Sprintf("[%s]:%s:%d", vs.IP, proto, vs.Port)
+}
+
+// CheckDefaults are the checker settings keepalived 2.2.7 lets a
+// virtual_server and a real_server give to the checkers below them; nil
+// or zero means not written. A checker takes its own value, else its
+// real server's, else its virtual server's, else its kind's default
+// (check_api.c: retry 1, MISC_CHECK 0, DNS_CHECK 3; delay_before_retry
+// 1 s, HTTP_GET/SSL_GET 3 s, DNS_CHECK delay_loop; warmup = delay_loop;
+// connect_timeout 5 s).
+type CheckDefaults struct {
+	DelayLoop        time.Duration
+	Retry            *int
+	DelayBeforeRetry *time.Duration
+	Warmup           *time.Duration
+	ConnectTimeout   time.Duration
+}
+
+// inherit takes from p what c does not set.
+func (c *CheckDefaults) inherit(p CheckDefaults) {
+	if c.DelayLoop == 0 {
+		c.DelayLoop = p.DelayLoop
+	}
+	if c.Retry == nil {
+		c.Retry = p.Retry
+	}
+	if c.DelayBeforeRetry == nil {
+		c.DelayBeforeRetry = p.DelayBeforeRetry
+	}
+	if c.Warmup == nil {
+		c.Warmup = p.Warmup
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = p.ConnectTimeout
+	}
+}
+
+func (c *CheckDefaults) retry(w *walker, s stmt) {
+	if v, ok := w.intArg(s, 0, 0, 1<<30); ok {
+		c.Retry = &v
+	}
+}
+
+func (c *CheckDefaults) delayBeforeRetry(w *walker, s stmt) {
+	if d, ok := w.secArg(s, 0); ok {
+		c.DelayBeforeRetry = &d
+	}
+}
+
+func (c *CheckDefaults) warmup(w *walker, s stmt) {
+	if d, ok := w.secArg(s, 0); ok {
+		c.Warmup = &d
+	}
+}
+
+func (c *CheckDefaults) delayLoop(w *walker, s stmt) {
+	if d, ok := w.secArg(s, 0); ok && d > 0 {
+		c.DelayLoop = d
+	}
+}
+
+func (c *CheckDefaults) connectTimeout(w *walker, s stmt) {
+	if d, ok := w.secArg(s, 0); ok && d > 0 {
+		c.ConnectTimeout = d
+	}
+}
+
+// finishLVS applies keepalived 2.2.7's end-of-block defaults to every
+// virtual server, with its messages: protocol UDP, scheduler wlc,
+// forwarding NAT; and resolves each checker's timing from the checker,
+// its real server and its virtual server.
+func finishLVS(c *Config, d *Diagnostics) {
+	for _, vs := range c.VirtualServers {
+		if vs.FWMark == 0 && !vs.protocolSet {
+			d.Errorf(Pos{}, "Virtual server %s: no protocol set - defaulting to UDP", vs.name())
+			vs.Protocol, vs.protocolSet = "UDP", true
+		}
+		if vs.LBAlgo == "" {
+			d.Errorf(Pos{}, "Virtual server %s: no scheduler set, setting default 'wlc'", vs.name())
+			vs.LBAlgo = "wlc"
+		}
+		if vs.LBKind == "" {
+			d.Errorf(Pos{}, "Virtual server %s: no forwarding method set, setting default NAT", vs.name())
+			vs.LBKind = "NAT"
+		}
+		if vs.FWMark != 0 && vs.Protocol == "" {
+			vs.Protocol = "TCP" // not used for fwmark services
+		}
+		for _, rs := range vs.RealServers {
+			rs.InhibitOnFailure = rs.InhibitOnFailure || vs.InhibitOnFailure
+			if rs.SMTPAlert == nil {
+				rs.SMTPAlert = vs.SMTPAlert
+			}
+			if rs.Alpha == nil && vs.Alpha {
+				rs.Alpha = &vs.Alpha
+			}
+			if rs.VirtualHost == "" {
+				rs.VirtualHost = vs.VirtualHost
+			}
+			for _, ch := range rs.Checkers {
+				ch.resolve(vs, rs)
+				for _, h := range ch.Hosts {
+					// An SMTP_CHECK host block inherits its checker's
+					// own settings first.
+					h.own.inherit(ch.own)
+					h.resolve(vs, rs)
+				}
+			}
+		}
+	}
+}
+
+// resolve fills the checker's timing from its own settings, its real
+// server's and its virtual server's, then its kind's defaults.
+func (ch *Checker) resolve(vs *VirtualServer, rs *RealServer) {
+	levels := []*CheckDefaults{&ch.own, &rs.Defaults, &vs.Defaults}
+	ch.DelayLoop = vs.DelayLoop
+	for _, l := range levels[:2] {
+		if l.DelayLoop > 0 {
+			ch.DelayLoop = l.DelayLoop
+			break
+		}
+	}
+	ch.Retry = 1
+	switch ch.Kind {
+	case "MISC_CHECK":
+		ch.Retry = 0
+	case "DNS_CHECK":
+		ch.Retry = 3
+	}
+	for _, l := range levels {
+		if l.Retry != nil {
+			ch.Retry = *l.Retry
+			break
+		}
+	}
+	ch.DelayBeforeRetry = time.Second
+	switch ch.Kind {
+	case "HTTP_GET", "SSL_GET":
+		ch.DelayBeforeRetry = 3 * time.Second
+	case "DNS_CHECK":
+		ch.DelayBeforeRetry = ch.DelayLoop
+	}
+	for _, l := range levels {
+		if l.DelayBeforeRetry != nil {
+			ch.DelayBeforeRetry = *l.DelayBeforeRetry
+			break
+		}
+	}
+	ch.Warmup = ch.DelayLoop
+	for _, l := range levels {
+		if l.Warmup != nil {
+			ch.Warmup = *l.Warmup
+			break
+		}
+	}
+	ch.ConnectTimeout = 5 * time.Second
+	for _, l := range levels {
+		if l.ConnectTimeout > 0 {
+			ch.ConnectTimeout = l.ConnectTimeout
+			break
+		}
+	}
 }

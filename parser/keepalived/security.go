@@ -23,6 +23,15 @@ type scriptRef struct {
 	pos    Pos
 	path   string      // the program, first word of the command
 	script *VRRPScript // set for vrrp_script's script line
+	// check is set for the scripts keepalived's checker process runs
+	// (it reports them as "check scripts").
+	check bool
+}
+
+// checkerScriptKeywords are the scripts of the LVS checker process.
+var checkerScriptKeywords = map[string]bool{
+	"misc_path": true, "notify_up": true, "notify_down": true, "quorum_up": true,
+	"quorum_down": true, "lvs_notify_fifo_script": true,
 }
 
 // noteScript records s when it names a script.
@@ -34,7 +43,7 @@ func (w *walker) noteScript(s stmt) {
 	if len(words) == 0 {
 		return
 	}
-	ref := scriptRef{pos: s.Pos, path: words[0]}
+	ref := scriptRef{pos: s.Pos, path: words[0], check: checkerScriptKeywords[s.Kw]}
 	if strings.ContainsAny(ref.path[:1], "<>|&;(") {
 		// A shell construct such as "</dev/tcp/host/port": keepalived
 		// 2.2.7 neither disables it nor counts it (measured).
@@ -77,7 +86,7 @@ func checkScripts(c *Config, d *Diagnostics, refs []scriptRef) {
 	if defUser == "" {
 		defUser = "root"
 	}
-	warned, asRoot := false, false
+	warned, asRoot, checkAsRoot := false, false, false
 	for _, r := range refs {
 		u := defUser
 		if r.script != nil && r.script.User != "" {
@@ -107,8 +116,16 @@ func checkScripts(c *Config, d *Diagnostics, refs []scriptRef) {
 			}
 		}
 		if exists && (u == "root" || u == "0") {
-			asRoot = true
+			if r.check {
+				checkAsRoot = true
+			} else {
+				asRoot = true
+			}
 		}
+	}
+	if checkAsRoot && !g.EnableScriptSecurity {
+		d.Errorf(Pos{}, "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.")
+		d.SecurityViolation = true
 	}
 	if asRoot && !g.EnableScriptSecurity {
 		d.Errorf(Pos{}, "SECURITY VIOLATION - scripts are being executed but script_security not enabled.")

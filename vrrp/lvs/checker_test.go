@@ -117,6 +117,7 @@ func TestTCPCheckRemovesAndAddsBack(t *testing.T) {
 	script, log := notifyScript(t)
 	conf := fmt.Sprintf(`
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     lb_algo wrr
     real_server 127.0.0.1 %d {
@@ -196,6 +197,7 @@ func TestHTTPGetStatusAndDigest(t *testing.T) {
 	script, log := notifyScript(t)
 	conf := fmt.Sprintf(`
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     real_server 127.0.0.1 %d {
         weight 4
@@ -257,6 +259,7 @@ func TestMiscCheckDynamicWeight(t *testing.T) {
 	script, log := notifyScript(t)
 	conf := fmt.Sprintf(`
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     quorum 2
     quorum_up "%s quorum up"
@@ -312,6 +315,7 @@ func TestNoIPVSKernel(t *testing.T) {
 	dead.Close()
 	conf := fmt.Sprintf(`
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     real_server 127.0.0.1 %d {
         notify_down "%s down"
@@ -339,6 +343,7 @@ func TestShutdownKillsMiscCheck(t *testing.T) {
 	}
 	conf := fmt.Sprintf(`
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 5
     real_server 192.0.2.21 80 {
         MISC_CHECK {
@@ -402,6 +407,7 @@ global_defs {
     smtp_server 127.0.0.1
 }
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     real_server 127.0.0.1 %d { TCP_CHECK { connect_timeout 1 } }
 }`, port)
@@ -444,6 +450,7 @@ global_defs {
     lvs_notify_fifo_script "%s tag"
 }
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     real_server 127.0.0.1 %d { TCP_CHECK { connect_timeout 1 } }
 }`, fifoPath, reader, port)
@@ -486,6 +493,7 @@ func TestSSLGetAndPingCheck(t *testing.T) {
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 	conf := fmt.Sprintf(`
 virtual_server 192.0.2.1 443 {
+    protocol TCP
     delay_loop 0.2
     real_server 127.0.0.1 %d {
         SSL_GET {
@@ -514,7 +522,7 @@ virtual_server 192.0.2.1 443 {
 func TestKeepOnStop(t *testing.T) {
 	ln := listen(t, "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
-	conf := fmt.Sprintf("virtual_server 192.0.2.1 80 {\n delay_loop 0.2\n real_server 127.0.0.1 %d { TCP_CHECK { } }\n}\n", port)
+	conf := fmt.Sprintf("virtual_server 192.0.2.1 80 {\n protocol TCP\n delay_loop 0.2\n real_server 127.0.0.1 %d { TCP_CHECK { } }\n}\n", port)
 	f := newFake()
 	c, err := New(loadConf(t, conf), Options{IPVS: f, KeepOnStop: true, Logf: t.Logf})
 	if err != nil {
@@ -547,6 +555,7 @@ global_defs {
     smtp_server 127.0.0.1
 }
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.1
     real_server 127.0.0.1 %d { TCP_CHECK { connect_timeout 1 } }
 }`, port)
@@ -588,6 +597,7 @@ func testIPVSKernel(t *testing.T) {
 	testenv.RequireRoot(t)
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     real_server 127.0.0.1 9 {
         TCP_CHECK { connect_timeout 1 }

@@ -13,6 +13,7 @@ import (
 // server, misc_dynamic weights and an alpha checker.
 const invariantConf = `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     quorum 3
     hysteresis 1
     sorry_server 192.0.2.99 80

@@ -17,6 +17,7 @@ virtual_server_group WEB {
     fwmark 7
 }
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     lb_algo wlc
     persistence_timeout 50
     real_server 192.0.2.21 80 { TCP_CHECK { } }
@@ -27,10 +28,12 @@ virtual_server fwmark 9 {
 }
 virtual_server group WEB {
     protocol UDP
+    lb_algo rr
     persistence_timeout
     real_server 192.0.2.21 80 { TCP_CHECK { } }
 }
 virtual_server 2001:db8::1 443 {
+    protocol TCP
     real_server 2001:db8::21 443 { TCP_CHECK { } }
 }
 `
@@ -47,7 +50,7 @@ virtual_server 2001:db8::1 443 {
 			"UDP [2001:db8::c]:443 rr flags=1 timeout=360 mask=80 af=10",
 			"FWM 7 rr flags=1 timeout=360 mask=ffffffff af=2",
 		},
-		{"TCP [2001:db8::1]:443 rr flags=0 timeout=0 mask=0 af=10"},
+		{"TCP [2001:db8::1]:443 wlc flags=0 timeout=0 mask=0 af=10"},
 	}
 	for i, vs := range cfg.VirtualServers {
 		svcs, err := Services(vs, cfg.VSGroups)
@@ -98,6 +101,7 @@ virtual_server_group G {
     fwmark 3
 }
 virtual_server group G {
+    protocol TCP
     lb_kind DR
     real_server 192.0.2.21 9000 { TCP_CHECK { } }
 }
@@ -105,6 +109,7 @@ virtual_server_group N {
     192.0.2.30 80
 }
 virtual_server group N {
+    protocol TCP
     lb_kind NAT
     real_server 192.0.2.21 9000 { TCP_CHECK { } }
 }`

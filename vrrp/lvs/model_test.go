@@ -136,6 +136,7 @@ func TestModelRemoveAndAddBack(t *testing.T) {
 func TestModelInhibitOnFailure(t *testing.T) {
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     real_server 192.0.2.21 80 {
         weight 3
         inhibit_on_failure
@@ -156,6 +157,7 @@ virtual_server 192.0.2.1 80 {
 func TestModelMiscDynamicWeight(t *testing.T) {
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     real_server 192.0.2.21 80 {
         weight 10
         MISC_CHECK {
@@ -182,6 +184,7 @@ virtual_server 192.0.2.1 80 {
 func TestModelQuorumSorryServer(t *testing.T) {
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     quorum 3
     quorum_up "/q/up"
     quorum_down "/q/down"
@@ -215,6 +218,7 @@ virtual_server 192.0.2.1 80 {
 func TestModelQuorumHysteresis(t *testing.T) {
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     quorum 2
     hysteresis 1
     quorum_up "/q/up"
@@ -238,6 +242,7 @@ virtual_server 192.0.2.1 80 {
 func TestModelAlpha(t *testing.T) {
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     alpha
     quorum_up "/q/up"
     sorry_server 192.0.2.99 80
@@ -273,6 +278,7 @@ virtual_server 192.0.2.1 80 {
 func TestModelForwardingPorts(t *testing.T) {
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     lb_kind DR
     real_server 192.0.2.21 8080 { TCP_CHECK { } }
 }
@@ -300,6 +306,7 @@ global_defs {
     smtp_alert true
 }
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     real_server 192.0.2.21 80 {
         TCP_CHECK { }
         HTTP_GET { url { path / } }
@@ -344,6 +351,7 @@ func TestModelNoMailWithoutServer(t *testing.T) {
 func TestModelQuorumValidation(t *testing.T) {
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     quorum 10
     hysteresis 12
     real_server 192.0.2.21 80 { weight 3 TCP_CHECK { } }
@@ -419,6 +427,7 @@ global_defs {
     smtp_alert true
 }
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     omega
     quorum_down "/q/down"
     real_server 192.0.2.21 80 {

@@ -72,16 +72,17 @@ type Timing struct {
 // HTTP_GET and SSL_GET), connect_timeout 5 s, misc_timeout = delay_loop,
 // warmup = delay_loop.
 func TimingOf(vs *keepalived.VirtualServer, c *keepalived.Checker) Timing {
-	t := Timing{DelayLoop: vs.DelayLoop, DelayBeforeRetry: c.DelayBeforeRetry, Retry: max(c.Retry, 0), Timeout: c.ConnectTimeout}
-	if d, err := seconds(c.Options["delay_loop"]); err == nil && d > 0 {
-		t.DelayLoop = d
+	// The parser resolved the checker's timing from the checker, its
+	// real server and its virtual server (keepalived's check_api.c).
+	t := Timing{DelayLoop: c.DelayLoop, DelayBeforeRetry: c.DelayBeforeRetry, Retry: max(c.Retry, 0), Timeout: c.ConnectTimeout, Warmup: c.Warmup}
+	if t.DelayLoop <= 0 {
+		t.DelayLoop = vs.DelayLoop
 	}
 	if t.DelayLoop <= 0 {
 		t.DelayLoop = 60 * time.Second
 	}
-	t.Warmup = t.DelayLoop
-	if d, err := seconds(c.Options["warmup"]); err == nil && d >= 0 {
-		t.Warmup = d
+	if t.Warmup < 0 {
+		t.Warmup = t.DelayLoop
 	}
 	if t.DelayBeforeRetry <= 0 {
 		t.DelayBeforeRetry = time.Second

@@ -17,6 +17,7 @@ import (
 func TestNewProbeMapping(t *testing.T) {
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 7
     virtualhost vs.example
     real_server 192.0.2.21 8080 {
@@ -153,6 +154,7 @@ func TestUnbuildableCheckerIgnored(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	conf := fmt.Sprintf(`
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     alpha
     real_server 127.0.0.1 %d {

@@ -13,6 +13,8 @@ import (
 
 const reloadConf1 = `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
+    lb_algo rr
     quorum_up "/q/up"
     real_server 192.0.2.21 80 { TCP_CHECK { } }
     real_server 192.0.2.22 80 {
@@ -36,6 +38,7 @@ virtual_server fwmark 5 {
 
 const reloadConf2 = `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     lb_algo wlc
     quorum_up "/q/up"
     real_server 192.0.2.21 80 { TCP_CHECK { } }
@@ -52,6 +55,7 @@ virtual_server 192.0.2.1 80 {
     real_server 192.0.2.24 80 { TCP_CHECK { } }
 }
 virtual_server 192.0.2.3 80 {
+    protocol TCP
     real_server 192.0.2.51 80 { TCP_CHECK { } }
 }`
 
@@ -121,6 +125,7 @@ func TestReloadWhileRunning(t *testing.T) {
 	conf := func(extra string) string {
 		return fmt.Sprintf(`
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.1
     real_server 127.0.0.1 %d { TCP_CHECK { connect_timeout 1 } }
 %s

@@ -51,6 +51,7 @@ func (f *fakeIPVS) callTimes(start time.Time) map[string][]float64 {
 
 const timingConf = `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 5
     real_server 192.0.2.21 80 {
         TCP_CHECK {
@@ -143,6 +144,7 @@ func TestAlphaStartsDown(t *testing.T) {
 		f := newFake()
 		conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 5
     alpha
     real_server 192.0.2.21 80 {
@@ -171,9 +173,9 @@ func TestWarmup(t *testing.T) {
 		conf string
 		want []float64
 	}{
-		{"virtual_server 192.0.2.1 80 {\n delay_loop 4\n real_server 192.0.2.21 80 { TCP_CHECK { } }\n}", []float64{1, 5, 9}},
-		{"virtual_server 192.0.2.1 80 {\n delay_loop 4\n real_server 192.0.2.21 80 { TCP_CHECK { warmup 2 } }\n}", []float64{0.5, 4.5, 8.5}},
-		{"virtual_server 192.0.2.1 80 {\n delay_loop 4\n real_server 192.0.2.21 80 { TCP_CHECK { warmup 0 } }\n}", []float64{0, 4, 8}},
+		{"virtual_server 192.0.2.1 80 {\n protocol TCP\n delay_loop 4\n real_server 192.0.2.21 80 { TCP_CHECK { } }\n}", []float64{1, 5, 9}},
+		{"virtual_server 192.0.2.1 80 {\n protocol TCP\n delay_loop 4\n real_server 192.0.2.21 80 { TCP_CHECK { warmup 2 } }\n}", []float64{0.5, 4.5, 8.5}},
+		{"virtual_server 192.0.2.1 80 {\n protocol TCP\n delay_loop 4\n real_server 192.0.2.21 80 { TCP_CHECK { warmup 0 } }\n}", []float64{0, 4, 8}},
 	} {
 		synctest.Test(t, func(t *testing.T) {
 			p := &scripted{start: time.Now()}

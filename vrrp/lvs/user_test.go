@@ -33,6 +33,7 @@ func TestMiscCheckUser(t *testing.T) {
 	}
 	conf := fmt.Sprintf(`
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     real_server 192.0.2.21 80 {
         MISC_CHECK {
@@ -69,6 +70,7 @@ func TestMiscCheckUnknownUserDropped(t *testing.T) {
 	testenv.RequireRoot(t)
 	conf := `
 virtual_server 192.0.2.1 80 {
+    protocol TCP
     delay_loop 0.2
     alpha
     real_server 192.0.2.21 80 {
