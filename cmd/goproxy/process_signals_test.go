@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,5 +232,100 @@ func TestSystemdNotify(t *testing.T) {
 	expect("STOPPING=1")
 	if !waitFor(10*time.Second, func() bool { return !alive(cmd.Process.Pid) }) {
 		t.Errorf("master did not exit:\n%s", out)
+	}
+}
+
+// TestSoftStopKeepAliveAndHardStopAfter: on SIGUSR1 an idle keep-alive
+// connection is closed at once, a request waiting for its server still
+// gets its answer (with `connection: close`) if it comes in time, and
+// `hard-stop-after` ends the process when a request takes longer.
+func TestSoftStopKeepAliveAndHardStopAfter(t *testing.T) {
+	dir := t.TempDir()
+	started := make(chan string, 4)
+	release := make(chan struct{})
+	l, err := net.Listen("tcp4", "127.0.18.10:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			started <- r.URL.Path
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		io.WriteString(w, "done")
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { close(release); srv.Close() })
+	addr := freeAddr(t, "127.0.18.10")
+	cfg := filepath.Join(dir, "k.cfg")
+	writeFile(t, cfg, httpCfg("    hard-stop-after 1500ms\n", addr, l.Addr().String()))
+	cmd, out := startForeground(t, "-db", "-f", cfg)
+	if !waitFor(5*time.Second, func() bool { return serving(addr) }) {
+		t.Fatalf("not serving:\n%s", out)
+	}
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	// An idle keep-alive connection (one request answered).
+	idle, idleR := dial()
+	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(idleR, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first request: %v", err)
+	} else {
+		io.ReadAll(resp.Body)
+	}
+	// A request the server holds until released.
+	busy, busyR := dial()
+	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow request did not reach the server")
+	}
+	cmd.Process.Signal(syscall.SIGUSR1)
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := idleR.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("idle keep-alive connection not closed at soft stop (%d, %v)", n, err)
+	}
+	release <- struct{}{}
+	busy.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(busyR, nil)
+	if err != nil || resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("in-flight request at soft stop: %v %+v", err, resp)
+	}
+	io.ReadAll(resp.Body)
+
+	// Second round: a request that outlives hard-stop-after.
+	cmd2, out2 := startForeground(t, "-db", "-f", cfg)
+	if !waitFor(5*time.Second, func() bool { return serving(addr) }) {
+		t.Fatalf("not serving:\n%s", out2)
+	}
+	stuck, stuckR := dial()
+	io.WriteString(stuck, "GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stuck request did not reach the server")
+	}
+	t0 := time.Now()
+	cmd2.Process.Signal(syscall.SIGUSR1)
+	if !waitFor(6*time.Second, func() bool { return !alive(cmd2.Process.Pid) }) {
+		t.Fatalf("process still running 6s after SIGUSR1 with hard-stop-after 1500ms:\n%s", out2)
+	}
+	if d := time.Since(t0); d < 1400*time.Millisecond {
+		t.Errorf("process left after %v, before hard-stop-after", d)
+	}
+	stuck.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := stuckR.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("stuck connection still open after hard stop")
 	}
 }

@@ -156,7 +156,13 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
 		opts.Ready()
 	}
 
+	// hardGone closes when a hard stop (SIGTERM/SIGINT, or
+	// hard-stop-after after a soft stop) was ordered: the process then
+	// leaves even if some connection does not let go at once, as
+	// HAProxy's does.
+	hardGone := make(chan struct{})
 	go func() {
+		defer close(hardGone)
 		var hardTimer <-chan time.Time
 		for {
 			select {
@@ -186,5 +192,22 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
 			}
 		}
 	}()
-	return p.Run(ctx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(ctx) }()
+	select {
+	case err := <-runErr:
+		return err
+	case <-hardGone:
+		p.Close()
+		select {
+		case err := <-runErr:
+			return err
+		case <-time.After(hardStopGrace):
+			return nil
+		}
+	}
 }
+
+// hardStopGrace is how long a hard stop waits for the connections to
+// close before the process leaves anyway.
+const hardStopGrace = time.Second
