@@ -358,3 +358,39 @@ virtual_server 192.0.2.1 80 {
 		})
 	}
 }
+
+// TestMissingInterfaceRefused: like keepalived 2.2.7, a tracked interface
+// (or an instance's interface) that does not exist stops the daemon with
+// a configuration error, exit 2 in the foreground; dynamic_interfaces
+// allows it and the daemon runs.
+func TestMissingInterfaceRefused(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := buildGovrrpd(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "k.conf")
+	body := "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.9 }\n track_interface {\n  nosuch0\n }\n}\n"
+	os.WriteFile(conf, []byte(body), 0o644)
+	ns := netns.New(t, "h20m")
+	args := []string{"-n", "-l", "-G", "-f", conf, "-p", filepath.Join(dir, "k.pid"), "-r", filepath.Join(dir, "v.pid")}
+	cmd := ns.Command(bin, args...)
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "(VI_1) tracked interface nosuch0 doesn't exist") {
+		t.Errorf("want exit 2 naming the interface, got %v:\n%s", err, out)
+	}
+	os.WriteFile(conf, []byte("global_defs {\n dynamic_interfaces\n}\n"+body), 0o644)
+	cmd = ns.Command(bin, args...)
+	errPath := filepath.Join(dir, "stderr")
+	stderr, _ := os.Create(errPath)
+	defer stderr.Close()
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ok = waitFor(3*time.Second, func() bool { return strings.Contains(readFile(errPath), "Startup complete") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if !ok {
+		t.Errorf("dynamic_interfaces: daemon did not start:\n%s", readFile(errPath))
+	}
+}

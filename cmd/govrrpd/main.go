@@ -294,6 +294,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, d := range diags.List {
 		lg.log(d.String())
 	}
+	if diags.MissingInterface && !f.checkOnly {
+		// keepalived 2.2.7: the VRRP process stops with a configuration
+		// error and the daemon exits (2 in the foreground); govrrpd's
+		// detached start reports it to the command that started it.
+		lg.log("Stopped " + version)
+		daemon.Fail("Non-existent interface specified in configuration (global_defs dynamic_interfaces allows it)")
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := daemon.WritePidFile(f.pidFile, os.Getpid()); err != nil {

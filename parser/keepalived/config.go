@@ -97,6 +97,9 @@ type Global struct {
 	// NotifyPriorityChanges is vrrp_notify_priority_changes: priority
 	// changes are written to the notify FIFOs.
 	NotifyPriorityChanges bool
+	// DynamicInterfaces is dynamic_interfaces: interfaces that do not
+	// exist yet are allowed (the instance waits in FAULT for them).
+	DynamicInterfaces bool
 	// ScriptWords keeps notify_fifo_script, vrrp_notify_fifo_script and
 	// lvs_notify_fifo_script as written, by keyword.
 	ScriptWords map[string]ScriptWords
@@ -193,6 +196,7 @@ type TrackedScript struct {
 
 // TrackedInterface is an entry of track_interface.
 type TrackedInterface struct {
+	Pos       Pos
 	Name      string
 	Weight    int
 	HasWeight bool

@@ -169,7 +169,7 @@ func instanceTable() table {
 			i.PreemptDelay = v
 		}),
 		"track_interface": {list: func(w *walker, s stmt) {
-			ti := TrackedInterface{Name: s.Kw}
+			ti := TrackedInterface{Pos: s.Pos, Name: s.Kw}
 			w.trackWeight(s, &ti.Weight, &ti.HasWeight, &ti.Reverse)
 			w.inst.TrackInterfaces = append(w.inst.TrackInterfaces, ti)
 		}},
@@ -389,7 +389,7 @@ func groupTable() table {
 		"global_tracking":            {handle: ignore},
 		"sync_group_tracking_weight": {handle: func(w *walker, s stmt) { w.group.TrackingWeight = true }},
 		"track_interface": {list: func(w *walker, s stmt) {
-			ti := TrackedInterface{Name: s.Kw}
+			ti := TrackedInterface{Pos: s.Pos, Name: s.Kw}
 			w.trackWeight(s, &ti.Weight, &ti.HasWeight, &ti.Reverse)
 			w.group.TrackInterfaces = append(w.group.TrackInterfaces, ti)
 		}},

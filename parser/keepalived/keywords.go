@@ -225,6 +225,7 @@ func globalTable() table {
 			gl.ScriptWords[s.Kw] = s.scriptWords()
 		}),
 		"no_email_faults":              flag(func(g *Global) { g.NoEmailFaults = true }),
+		"dynamic_interfaces":           flag(func(g *Global) { g.DynamicInterfaces = true }),
 		"vrrp_notify_priority_changes": g(func(w *walker, gl *Global, s stmt) { gl.NotifyPriorityChanges = *w.boolArg(s) }),
 	}
 	// Accepted keywords whose effect is not needed by govrrpd or not
@@ -233,7 +234,7 @@ func globalTable() table {
 		"vrrp_check_unicast_src", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
 		"vrrp_priority", "checker_priority", "bfd_priority", "vrrp_no_swap", "checker_no_swap",
 		"vrrp_rt_priority", "checker_rt_priority", "vrrp_cpu_affinity", "checker_cpu_affinity",
-		"vrrp_min_garp", "vrrp_startup_delay", "dynamic_interfaces",
+		"vrrp_min_garp", "vrrp_startup_delay",
 		"snmp_socket", "enable_snmp_vrrp", "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2",
 		"enable_snmp_rfcv3", "enable_snmp_keepalived", "enable_dbus", "process_names", "process_name",
 		"vrrp_process_name", "checker_process_name", "checker_log_all_failures",

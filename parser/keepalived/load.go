@@ -98,9 +98,15 @@ func validate(c *Config, d *Diagnostics, opt Options, refs []scriptRef) {
 		if in.Version == 0 {
 			in.Version = g.VRRPVersion
 		}
-		if in.Interface != "" && !opt.InterfaceExists(in.Interface) {
+		if in.Interface != "" && !g.DynamicInterfaces && !opt.InterfaceExists(in.Interface) {
 			missingIf = true
 			d.Errorf(in.InterfacePos, "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, in.Name)
+		}
+		for _, ti := range in.TrackInterfaces {
+			if !g.DynamicInterfaces && !opt.InterfaceExists(ti.Name) {
+				missingIf = true
+				d.Errorf(ti.Pos, "(%s) tracked interface %s doesn't exist", in.Name, ti.Name)
+			}
 		}
 		for _, v := range in.VIPs {
 			if v.Dev != "" && !opt.InterfaceExists(v.Dev) {
@@ -150,7 +156,16 @@ func validate(c *Config, d *Diagnostics, opt Options, refs []scriptRef) {
 	}
 	c.VirtualServers = kept
 	finishLVS(c, d)
+	for _, grp := range c.SyncGroups {
+		for _, ti := range grp.TrackInterfaces {
+			if !g.DynamicInterfaces && !opt.InterfaceExists(ti.Name) {
+				missingIf = true
+				d.Errorf(ti.Pos, "(%s) tracked interface %s doesn't exist", grp.Name, ti.Name)
+			}
+		}
+	}
 	if missingIf {
+		d.MissingInterface = true
 		d.Errorf(Pos{}, "Non-existent interface specified in configuration")
 	}
 	// keepalived 2.2.7: unknown members are dropped with a message; a

@@ -294,6 +294,11 @@ type Diagnostics struct {
 	SecurityViolation bool
 	// Fatal is set when the file cannot be used at all (exit 2).
 	Fatal bool
+	// MissingInterface is set when an instance's interface or a tracked
+	// interface does not exist (without dynamic_interfaces): keepalived
+	// 2.2.7's VRRP process then stops with a configuration error and the
+	// daemon exits (measured: exit 2 in the foreground).
+	MissingInterface bool
 }
 
 // Diagnostic is one message, with keepalived's "(FILE: Line N) msg" form.
