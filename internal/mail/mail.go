@@ -152,6 +152,16 @@ func VRRPBody(state string) string {
 	return "=> VRRP Instance is no longer owning VRRP VIPs <="
 }
 
+// VRRPGroupBody is keepalived's body for a vrrp_sync_group state change
+// (the instance variant is VRRPBody); state is MASTER, BACKUP, FAULT or
+// STOP.
+func VRRPGroupBody(state string) string {
+	if state == "STOP" {
+		return "=> All VRRP group instances are now stopping <="
+	}
+	return "=> All VRRP group instances are now in " + state + " state <="
+}
+
 // RealServerSubject is keepalived's subject when a real server of an LVS
 // virtual server goes UP or DOWN.
 func RealServerSubject(routerID, rs, vs, state string) string {

@@ -21,6 +21,10 @@ func TestSubjects(t *testing.T) {
 		{VRRPSubject("r", "Instance", "VI_1", "STOP"), "[r] VRRP Instance VI_1 - Stopping"},
 		{VRRPBody("MASTER"), "=> VRRP Instance is now owning VRRP VIPs <="},
 		{VRRPBody("BACKUP"), "=> VRRP Instance is no longer owning VRRP VIPs <="},
+		// The group bodies keepalived 2.2.7 mails (vrrp/notify compares them
+		// with keepalived's own mails byte for byte).
+		{VRRPGroupBody("MASTER"), "=> All VRRP group instances are now in MASTER state <="},
+		{VRRPGroupBody("BACKUP"), "=> All VRRP group instances are now in BACKUP state <="},
 		{RealServerSubject("r", "[192.0.2.10]:tcp:80", "[192.0.2.1]:tcp:80", "DOWN"), "[r] Realserver [192.0.2.10]:tcp:80 of virtual server [192.0.2.1]:tcp:80 - DOWN"},
 	} {
 		if tc.got != tc.want {

@@ -561,10 +561,7 @@ func Subject(routerID string, kind Kind, name, state string) string {
 // Body is keepalived's alert body for kind entering state.
 func Body(kind Kind, state string) string {
 	if kind == Group {
-		if state == Stop {
-			return "=> All VRRP group instances are now stopping <="
-		}
-		return "=> All VRRP group instances are now in " + state + " state <="
+		return mail.VRRPGroupBody(state)
 	}
 	return mail.VRRPBody(state)
 }
