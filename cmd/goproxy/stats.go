@@ -255,6 +255,10 @@ type serverAdmin struct {
 	uweight    int
 	iweight    int
 	lastChange time.Time
+	// downs counts UP to DOWN transitions made by the operator (entering
+	// maintenance while UP): HAProxy's chkdown counts them with the
+	// checks' own.
+	downs int64
 }
 
 // backendHistory follows a backend's UP/DOWN state for lastchg, chkdown
@@ -614,7 +618,7 @@ func (c *proxyControl) serverRow(be *proxy.Backend, s *proxy.Server, i, iid int,
 	last := a.lastChange
 	if snap, ok := c.check(be.Name, s.Name); ok && a.state != stats.AdminMaint {
 		st.Check = checkOf(snap)
-		st.ChkFail, st.ChkDown = int64(snap.Failed), int64(snap.Downs)
+		st.ChkFail, st.ChkDown = int64(snap.Failed), int64(snap.Downs)+a.downs
 		st.Downtime = int64(snap.Downtime / time.Second)
 		if snap.LastChange.After(last) {
 			last = snap.LastChange
@@ -732,6 +736,9 @@ func (c *proxyControl) SetServerAdmin(backend, server string, st stats.AdminStat
 	a := c.admin[s]
 	if a.state == st {
 		return nil
+	}
+	if st == stats.AdminMaint && s.Up() {
+		a.downs++
 	}
 	a.state = st
 	a.lastChange = time.Now()

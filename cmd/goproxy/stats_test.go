@@ -53,12 +53,57 @@ func (l *lockedBuf) String() string {
 // statsServers are the servers' addresses, shared by both instances: be
 // balances A and B with C as backup; bd has a dead server and a live one
 // (one DOWN, one UP once checks run).
-type statsServers struct{ a, b, c, dead string }
+type statsServers struct {
+	a, b, c, dead string
+	bSrv          *switchable // b, stopped and started again by the test
+}
 
 func newStatsServers(t *testing.T) statsServers {
+	sw := newSwitchable(t, "B")
 	return statsServers{
-		a: backend(t, "127.0.0.1", "A"), b: backend(t, "127.0.0.1", "B"), c: backend(t, "127.0.0.1", "C"),
-		dead: freeAddr(t, "127.0.0.1"),
+		a: backend(t, "127.0.0.1", "A"), b: sw.addr, c: backend(t, "127.0.0.1", "C"),
+		dead: freeAddr(t, "127.0.0.1"), bSrv: sw,
+	}
+}
+
+// switchable is an HTTP server answering tag that the test can stop
+// (connections refused) and start again on the same address.
+type switchable struct {
+	t    *testing.T
+	addr string
+	tag  string
+	mu   sync.Mutex
+	srv  *http.Server
+}
+
+func newSwitchable(t *testing.T, tag string) *switchable {
+	s := &switchable{t: t, tag: tag, addr: freeAddr(t, "127.0.0.1")}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *switchable) start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var l net.Listener
+	if !waitFor(5*time.Second, func() bool {
+		var err error
+		l, err = net.Listen("tcp4", s.addr)
+		return err == nil
+	}) {
+		s.t.Fatalf("cannot listen on %s again", s.addr)
+	}
+	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, s.tag) })}
+	go s.srv.Serve(l)
+}
+
+func (s *switchable) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
 	}
 }
 
@@ -410,6 +455,40 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 				if wired && a[k] != b[k] || !wired && (a[k] == "MAINT" || a[k] == "DRAIN") != (b[k] == "MAINT" || b[k] == "DRAIN") {
 					t.Errorf("after %q %s: haproxy %q, goproxy %q", st.cmd, k, a[k], b[k])
 				}
+			}
+		}
+	})
+
+	t.Run("server goes down and comes back", func(t *testing.T) {
+		if !wired {
+			t.Skip("goproxy runs no health checks yet")
+		}
+		srv.bSrv.stop()
+		for _, l := range []*statsLab{h, g} {
+			if !waitFor(10*time.Second, func() bool { return statuses(l.rows(t))["be/s2"] == "DOWN" }) {
+				t.Fatalf("%s: s2 not DOWN: %v", l.name, statuses(l.rows(t)))
+			}
+			if got := tags(t, l.fe, 6); got != "A" {
+				t.Errorf("%s with s2 down: servers %s", l.name, got)
+			}
+		}
+		hr, gr := statsByKey(h.rows(t)), statsByKey(g.rows(t))
+		for _, k := range []string{"be/s2", "be/BACKEND"} {
+			for _, f := range []int{stats.FStatus, stats.FCheckStatus, stats.FCheckDesc, stats.FLastChk, stats.FCheckHealth, stats.FChkdown, stats.FWeight, stats.FAct, stats.FBck} {
+				if hr[k][f] != gr[k][f] {
+					t.Errorf("%s %s after going down: haproxy %q, goproxy %q", k, stats.FieldNames[f], hr[k][f], gr[k][f])
+				}
+			}
+		}
+		srv.bSrv.start()
+		for _, l := range []*statsLab{h, g} {
+			if !waitFor(10*time.Second, func() bool { return statuses(l.rows(t))["be/s2"] == "UP" }) {
+				t.Fatalf("%s: s2 not back UP: %v", l.name, statuses(l.rows(t)))
+			}
+			var got string
+			waitFor(3*time.Second, func() bool { got = tags(t, l.fe, 6); return got == "A,B" })
+			if got != "A,B" {
+				t.Errorf("%s with s2 back: servers %s", l.name, got)
 			}
 		}
 	})
