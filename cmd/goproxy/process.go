@@ -85,6 +85,7 @@ func startProcess(f *flags, cfg *haproxy.Config, stderr io.Writer) int {
 	if isWorker() {
 		// The master writes its own pid; the worker reports to it.
 		opts.PidFile = ""
+		go watchMaster()
 	}
 	if err := serve(context.Background(), cfg, opts); err != nil {
 		msg := fmt.Sprintf("[ALERT]    (%d) : %v", pid, err)
@@ -190,4 +191,19 @@ func dropPrivileges(g *haproxy.Global, uid, gid int) error {
 		}
 	}
 	return nil
+}
+
+// watchMaster stops a worker whose master died (the worker is then
+// re-parented): without its master nobody could reload or stop it by the
+// pid file, and HAProxy's workers leave too.
+func watchMaster() {
+	master, _ := strconv.Atoi(os.Getenv(envWorker))
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != master {
+			syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			return
+		}
+	}
 }

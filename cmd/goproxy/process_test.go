@@ -489,3 +489,69 @@ echo "stopped $(count)"
 		t.Errorf("check_haproxy.sh stopped keepalived: %s", b)
 	}
 }
+
+// TestDaemonRelativePaths: `-C dir` with relative -f, -p and a relative
+// program path work in daemon mode (the child starts where the operator
+// was), and the detached process keeps the name it was started as.
+func TestDaemonRelativePaths(t *testing.T) {
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	be := backend(t, "127.0.18.11", "rel-ok")
+	addr := freeAddr(t, "127.0.18.11")
+	writeFile(t, filepath.Join(dir, "conf/haproxy.cfg"), httpCfg("    daemon\n", addr, be))
+	os.Symlink(filepath.Join(filepath.Dir(bin), "goproxy"), filepath.Join(dir, "haproxy"))
+	cmd := exec.Command("./haproxy", "-C", "conf", "-f", "haproxy.cfg", "-p", "rel.pid")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	pid := readPid(t, filepath.Join(dir, "conf/rel.pid"))
+	killPid(t, pid)
+	if body, err := get(addr); err != nil || body != "rel-ok" {
+		t.Fatalf("%q, %v", body, err)
+	}
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if strings.TrimSpace(string(comm)) != "haproxy" {
+		t.Errorf("comm = %q, want haproxy", comm)
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	waitFor(5*time.Second, func() bool { return !alive(pid) })
+}
+
+// TestWorkerLeavesWithoutMaster: a worker whose master was killed stops
+// (nothing could reload or stop it any more).
+func TestWorkerLeavesWithoutMaster(t *testing.T) {
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t, "127.0.18.11")
+	cfg := filepath.Join(dir, "w.cfg")
+	pidFile := filepath.Join(dir, "w.pid")
+	writeFile(t, cfg, httpCfg("", addr, backend(t, "127.0.18.11", "w-ok")))
+	if err := runCmd(bin, "-W", "-D", "-f", cfg, "-p", pidFile); err != nil {
+		t.Fatal(err)
+	}
+	master := readPid(t, pidFile)
+	killPid(t, master)
+	var worker int
+	if !waitFor(5*time.Second, func() bool {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", master))
+		for _, e := range ents {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", master, e.Name()))
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				worker, _ = strconv.Atoi(f[0])
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("no worker")
+	}
+	killPid(t, worker)
+	if body, err := get(addr); err != nil || body != "w-ok" {
+		t.Fatalf("%q, %v", body, err)
+	}
+	syscall.Kill(master, syscall.SIGKILL)
+	if !waitFor(5*time.Second, func() bool { return !alive(worker) }) {
+		t.Error("worker still running 5s after its master was killed")
+	}
+}

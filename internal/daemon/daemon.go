@@ -31,6 +31,11 @@ const envChild = "HAPAIR_DAEMON_READY_FD"
 
 const readyToken = "READY"
 
+// startDir is the working directory the program was started in, taken
+// before main runs (and before -C changes it): the child starts there, so
+// relative paths in its arguments mean what they meant to the operator.
+var startDir, _ = os.Getwd()
+
 // IsChild reports whether this process is the detached child of Detach.
 func IsChild() bool { return os.Getenv(envChild) != "" }
 
@@ -85,6 +90,7 @@ func Start(spec Spec) (*Child, error) {
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Args[0] = os.Args[0]
+	cmd.Dir = startDir
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, envChild+"=") {
@@ -178,6 +184,9 @@ func Detach(timeout time.Duration) (int, error) {
 func selfPath() (string, error) {
 	arg0 := os.Args[0]
 	if strings.Contains(arg0, "/") {
+		if !filepath.IsAbs(arg0) && startDir != "" {
+			arg0 = filepath.Join(startDir, arg0)
+		}
 		if _, err := os.Stat(arg0); err == nil {
 			return arg0, nil
 		}
