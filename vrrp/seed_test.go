@@ -3,10 +3,14 @@ package vrrp_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"hapair/internal/testenv"
 )
 
 // TestSeedConfigRuns runs govrrpd on the seed's keepalived.conf as written
@@ -71,3 +75,52 @@ func TestSeedConfigRuns(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestVIPAddressesMatchKeepalived: the VIPs govrrpd configures look the
+// same in `ip addr` as keepalived 2.2.7's: no broadcast address unless
+// `brd` says so, /32 without a length, secondary flags from the kernel.
+func TestVIPAddressesMatchKeepalived(t *testing.T) {
+	ka := testenv.LookPath(t, "keepalived")
+	bin := govrrpd(t)
+	l := newLab(t, 1)
+	conf := `vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 9
+  priority 255
+  advert_int 1
+  virtual_ipaddress {
+    192.0.2.150/24
+    192.0.2.151/24 brd 192.0.2.255
+    192.0.2.152
+    192.0.2.153/25 brd +
+    192.0.2.154/24 label eth0:vip
+  }
+}
+`
+	vips := func() []string {
+		out, _ := l.nodes[0].Command("ip", "-4", "-o", "addr", "show", "dev", "eth0").Output()
+		var got []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 3 && strings.HasPrefix(f[3], "192.0.2.15") {
+				got = append(got, strings.Join(f[2:len(f)-2], " "))
+			}
+		}
+		sort.Strings(got)
+		return got
+	}
+	var seen [2][]string
+	for i, d := range []string{ka, bin} {
+		p := l.start(0, d, conf)
+		if _, ok := waitFor(5*time.Second, func() bool { return len(vips()) == 5 }); !ok {
+			t.Fatalf("%s: VIPs %q", d, vips())
+		}
+		seen[i] = vips()
+		p.term(t)
+		if _, ok := waitFor(3*time.Second, func() bool { return len(vips()) == 0 }); !ok {
+			t.Fatalf("%s left VIPs %q", d, vips())
+		}
+	}
+	if !slices.Equal(seen[0], seen[1]) {
+		t.Errorf("VIPs differ:\nkeepalived %q\ngovrrpd    %q", seen[0], seen[1])
+	}
+}

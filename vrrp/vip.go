@@ -55,6 +55,13 @@ func resolveVIP(v keepalived.VIP, defDev string) vipAddr {
 	}
 	switch b := v.Broadcast; b {
 	case "", "-":
+		if p.Addr().Is4() {
+			// keepalived 2.2.7 adds a VIP without `brd` with no
+			// broadcast address (measured with `ip addr`); netlink's
+			// AddrAdd would compute one for a nil Broadcast, and the
+			// kernel reports none for 0.0.0.0.
+			a.Broadcast = net.IPv4zero.To4()
+		}
 	case "+":
 		ip := p.Addr().As4()
 		m := net.CIDRMask(p.Bits(), 32)
