@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -104,13 +105,15 @@ func (s *statsPart) Start(ctx context.Context, p *proxy.Proxy) error {
 	for _, sc := range s.cfg.Global.StatsSockets {
 		ln, err := s.listen(sc)
 		if err != nil {
-			return fmt.Errorf("Starting frontend GLOBAL: %w", err)
+			// HAProxy's two alerts: the socket, then the exit.
+			s.env.Alert("Binding [%s] for frontend GLOBAL: %v", sc.Pos, err)
+			return fmt.Errorf("[%s.main()] Some protocols failed to start their listeners! Exiting.", os.Args[0])
 		}
 		s.listeners = append(s.listeners, ln)
 		s.ctl.mu.Lock()
 		s.ctl.sockets++
 		s.ctl.mu.Unlock()
-		sk := &stats.Socket{Ctl: s.ctl, Level: sc.Level}
+		sk := &stats.Socket{Ctl: s.ctl, Level: sc.Level, Timeout: s.cfg.Global.StatsTimeout}
 		if sc.ExposeFD {
 			sk.GetSocks = func(c *net.UnixConn) error {
 				// serveGetsocks (process_expose.go) sends the
@@ -164,13 +167,13 @@ func listenStatsSocket(sc haproxy.StatsSocket) (net.Listener, error) {
 		}
 		ln, err := net.Listen("unix", path)
 		if err != nil {
-			return nil, fmt.Errorf("cannot bind UNIX socket (%w) [%s]", err, path)
+			return nil, fmt.Errorf("cannot bind UNIX socket (%s) [%s]", strerror(err), path)
 		}
 		ln.(*net.UnixListener).SetUnlinkOnClose(false)
 		if sc.Mode != 0 {
 			if err := os.Chmod(path, os.FileMode(sc.Mode)); err != nil {
 				ln.Close()
-				return nil, fmt.Errorf("cannot change UNIX socket ownership (%w) [%s]", err, path)
+				return nil, fmt.Errorf("cannot change UNIX socket ownership (%s) [%s]", strerror(err), path)
 			}
 		}
 		if sc.User != "" || sc.Group != "" {
@@ -183,7 +186,7 @@ func listenStatsSocket(sc haproxy.StatsSocket) (net.Listener, error) {
 			}
 			if err := os.Chown(path, uid, gid); err != nil {
 				ln.Close()
-				return nil, fmt.Errorf("cannot change UNIX socket ownership (%w) [%s]", err, path)
+				return nil, fmt.Errorf("cannot change UNIX socket ownership (%s) [%s]", strerror(err), path)
 			}
 		}
 		return ln, nil
@@ -196,6 +199,20 @@ func listenStatsSocket(sc haproxy.StatsSocket) (net.Listener, error) {
 		}
 		return net.Listen(network, net.JoinHostPort(a.Host, strconv.Itoa(a.Port)))
 	}
+}
+
+// strerror returns the C library's message for err's errno ("No such
+// file or directory"), as HAProxy prints it.
+func strerror(err error) string {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	msg := errno.Error()
+	if msg == "" {
+		return msg
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:]
 }
 
 // lookupID resolves a user or group name (or number) from /etc/passwd or

@@ -916,3 +916,45 @@ func TestStatsSocketAcrossReload(t *testing.T) {
 		t.Errorf("socket after reload: %v %v", fi, err)
 	}
 }
+
+// TestStatsSocketBindError: a stats socket that cannot be bound stops the
+// start with HAProxy's two alerts and exit status 1.
+func TestStatsSocketBindError(t *testing.T) {
+	hbin := testenv.LookPath(t, "haproxy")
+	gbin := goproxyBinary(t)
+	path := filepath.Join(t.TempDir(), "bad.cfg")
+	writeFile(t, path, fmt.Sprintf(`global
+    stats socket /nonexistent-%d/x.sock level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+frontend f
+    bind %s
+`, os.Getpid(), freeAddr(t, "127.0.0.1")))
+	pidRE := regexp.MustCompile(`\(\d+\)`)
+	progRE := regexp.MustCompile(`\[\S+\.main\(\)\]`) // argv[0] as started
+	alerts := func(bin string) (string, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, bin, "-db", "-f", path).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		var lines []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "[ALERT]") {
+				l = progRE.ReplaceAllString(pidRE.ReplaceAllString(l, "(PID)"), "[PROG.main()]")
+				lines = append(lines, l)
+			}
+		}
+		return strings.Join(lines, "\n"), code
+	}
+	a, ac := alerts(hbin)
+	b, bc := alerts(gbin)
+	if a != b || ac != bc || ac != 1 {
+		t.Errorf("haproxy (exit %d):\n%s\ngoproxy (exit %d):\n%s", ac, a, bc, b)
+	}
+}

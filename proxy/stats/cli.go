@@ -405,6 +405,9 @@ type Socket struct {
 	// `expose-fd listeners` hand-over used by a new process started with
 	// -x): it must send the listening sockets over c.
 	GetSocks func(c *net.UnixConn) error
+	// Timeout closes a connection idle that long (`stats timeout`);
+	// zero means IdleTimeout.
+	Timeout time.Duration
 }
 
 // Serve runs the stats socket on ln (unix or TCP) until ctx ends: one
@@ -457,8 +460,12 @@ func (sk *Socket) serveConn(c net.Conn) {
 	}
 	r := bufio.NewReader(c)
 	bw := bufio.NewWriter(c)
+	timeout := sk.Timeout
+	if timeout <= 0 {
+		timeout = IdleTimeout
+	}
 	for {
-		c.SetReadDeadline(time.Now().Add(IdleTimeout))
+		c.SetReadDeadline(time.Now().Add(timeout))
 		line, err := r.ReadString('\n')
 		if line == "" && err != nil {
 			return

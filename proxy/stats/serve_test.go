@@ -62,3 +62,31 @@ func TestServeTCP(t *testing.T) {
 		t.Fatalf("session not closed cleanly: %v", err)
 	}
 }
+
+// TestSocketTimeout: an interactive session idle longer than the socket's
+// timeout (`stats timeout`) is closed by the server.
+func TestSocketTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sk := &Socket{Ctl: newFakeCtl(), Timeout: 100 * time.Millisecond}
+	go sk.Serve(ctx, ln)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "prompt\n")
+	start := time.Now()
+	rest, err := io.ReadAll(c)
+	if err != nil || string(rest) != "\n> " {
+		t.Fatalf("read %q %v", rest, err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond || d > 3*time.Second {
+		t.Errorf("closed after %v, want about 100ms", d)
+	}
+}
