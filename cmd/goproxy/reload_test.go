@@ -221,95 +221,138 @@ func TestReloadWithoutLoss(t *testing.T) {
 	})
 }
 
-// TestMasterWorkerReload: with -W the pid file holds the master, SIGUSR2
-// replaces the worker under load without a failed request, and a broken
-// configuration keeps the old worker serving.
-func TestMasterWorkerReload(t *testing.T) {
-	bin := goproxyBinary(t)
-	dir := t.TempDir()
-	be := backend(t, "127.0.18.5", "mw-ok")
-	addr := freeAddr(t, "127.0.18.5")
-	cfg := filepath.Join(dir, "mw.cfg")
-	pidFile := filepath.Join(dir, "mw.pid")
-	good := httpCfg("    hard-stop-after 10s\n", addr, be)
-	writeFile(t, cfg, good)
+// masterChildren lists the live children of a master process.
+func masterChildren(master int) []int {
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", master))
+	var out []int
+	for _, e := range ents {
+		// /proc/PID/task/TID/children lists the children of one thread.
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", master, e.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(f); err == nil && alive(p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// masterWorkerReloads starts bin in master-worker daemon mode and sends
+// SIGUSR2 n times under load, each time waiting for a new worker; it
+// returns the master's pid, the current worker and what the clients saw.
+func masterWorkerReloads(t *testing.T, bin, cfg, pidFile, addr, want string, n int) (int, int, *loadResult) {
+	t.Helper()
 	if err := runCmd(bin, "-W", "-D", "-f", cfg, "-p", pidFile); err != nil {
 		t.Fatal(err)
 	}
 	master := readPid(t, pidFile)
 	killPid(t, master)
-	// /proc/PID/task/TID/children lists only the children of that thread;
-	// collect over all threads.
-	allWorkers := func() []int {
-		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", master))
-		var out []int
-		for _, e := range ents {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", master, e.Name()))
-			for _, f := range bytes.Fields(b) {
-				if p, err := strconv.Atoi(string(f)); err == nil && alive(p) {
-					out = append(out, p)
-				}
+	seen := map[int]bool{}
+	var cur int
+	newWorker := func() bool {
+		for _, p := range masterChildren(master) {
+			if !seen[p] {
+				seen[p] = true
+				killPid(t, p)
+				cur = p
+				return true
 			}
 		}
-		return out
+		return false
 	}
-	var first []int
-	if !waitFor(5*time.Second, func() bool { first = allWorkers(); return len(first) == 1 }) {
-		t.Fatalf("master %d has workers %v, want one", master, first)
-	}
-	for _, w := range first {
-		killPid(t, w)
+	if !waitFor(5*time.Second, newWorker) {
+		t.Fatalf("master %d has no worker", master)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	res, wait := runLoad(ctx, addr, "mw-ok", 4, 4)
+	res, wait := runLoad(ctx, addr, want, 8, 4)
 	defer func() { cancel(); wait() }()
-	prev := first[0]
-	for i := 0; i < 5; i++ {
+	for i := 0; i < n; i++ {
 		before := res.ok.Load()
 		if !waitFor(5*time.Second, func() bool { return res.ok.Load() >= before+20 }) {
 			t.Fatalf("reload %d: no traffic (%s)", i, res)
 		}
-		syscall.Kill(master, syscall.SIGUSR2)
-		var now []int
-		if !waitFor(10*time.Second, func() bool {
-			now = allWorkers()
-			return len(now) == 1 && now[0] != prev
-		}) {
-			t.Fatalf("reload %d: workers %v (previous %d)", i, now, prev)
+		// HAProxy's master may miss a SIGUSR2 that comes while it is
+		// still starting: ask again, a bounded number of times.
+		reloaded := false
+		for try := 0; try < 5 && !reloaded; try++ {
+			syscall.Kill(master, syscall.SIGUSR2)
+			reloaded = waitFor(2*time.Second, newWorker)
 		}
-		prev = now[0]
-		killPid(t, prev)
-	}
-	// A broken file: the reload fails and the worker keeps serving.
-	writeFile(t, cfg, good+"    bogus-keyword here\n")
-	syscall.Kill(master, syscall.SIGUSR2)
-	// The failing worker appears and exits; the old one never stops.
-	stable := true
-	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if !alive(prev) {
-			stable = false
+		if !reloaded {
+			t.Fatalf("reload %d: no new worker (children %v)", i, masterChildren(master))
 		}
-	}
-	var last []int
-	settled := waitFor(5*time.Second, func() bool { last = allWorkers(); return len(last) == 1 && last[0] == prev })
-	if !stable || !settled || !alive(master) {
-		t.Errorf("a bad configuration replaced the worker %d (workers %v, master alive %v)", prev, last, alive(master))
 	}
 	before := res.ok.Load()
 	waitFor(5*time.Second, func() bool { return res.ok.Load() >= before+20 })
 	cancel()
 	wait()
-	t.Logf("goproxy master-worker, 5 SIGUSR2 reloads: %s", res)
-	if res.failed.Load() != 0 {
-		t.Errorf("requests lost during master-worker reloads: %s", res)
-	}
-	if got := readPid(t, pidFile); got != master {
-		t.Errorf("pid file %d, want the master %d", got, master)
-	}
-	syscall.Kill(master, syscall.SIGTERM)
-	if !waitFor(10*time.Second, func() bool { return !alive(master) && !alive(prev) }) {
-		t.Error("master and worker did not stop on SIGTERM")
-	}
+	return master, cur, res
+}
+
+// TestMasterWorkerReload: with -W the pid file holds the master, SIGUSR2
+// replaces the worker 20 times under load without a failed request (the
+// same run against HAProxy 2.6 -W is logged), and a broken configuration
+// keeps the old worker serving.
+func TestMasterWorkerReload(t *testing.T) {
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	be := backend(t, "127.0.18.5", "mw-ok")
+	const reloads = 20
+
+	t.Run("goproxy", func(t *testing.T) {
+		addr := freeAddr(t, "127.0.18.5")
+		cfg := filepath.Join(dir, "mw.cfg")
+		pidFile := filepath.Join(dir, "mw.pid")
+		good := httpCfg("    hard-stop-after 10s\n", addr, be)
+		writeFile(t, cfg, good)
+		master, worker, res := masterWorkerReloads(t, bin, cfg, pidFile, addr, "mw-ok", reloads)
+		t.Logf("goproxy master-worker, %d SIGUSR2 reloads: %s", reloads, res)
+		if res.failed.Load() != 0 {
+			t.Errorf("requests lost during master-worker reloads: %s", res)
+		}
+		if got := readPid(t, pidFile); got != master {
+			t.Errorf("pid file %d, want the master %d", got, master)
+		}
+		if !waitFor(10*time.Second, func() bool { c := masterChildren(master); return len(c) == 1 && c[0] == worker }) {
+			t.Fatalf("old workers left: %v (current %d)", masterChildren(master), worker)
+		}
+		// A broken file: the reload fails, the worker stays and serves.
+		writeFile(t, cfg, good+"    bogus-keyword here\n")
+		syscall.Kill(master, syscall.SIGUSR2)
+		stable := true
+		for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if !alive(worker) {
+				stable = false
+			}
+		}
+		var last []int
+		settled := waitFor(5*time.Second, func() bool { last = masterChildren(master); return len(last) == 1 && last[0] == worker })
+		if !stable || !settled || !alive(master) {
+			t.Errorf("a bad configuration replaced the worker %d (workers %v, master alive %v)", worker, last, alive(master))
+		}
+		if body, err := get(addr); err != nil || body != "mw-ok" {
+			t.Errorf("not serving after a failed reload: %q, %v", body, err)
+		}
+		syscall.Kill(master, syscall.SIGTERM)
+		if !waitFor(10*time.Second, func() bool { return !alive(master) && !alive(worker) }) {
+			t.Error("master and worker did not stop on SIGTERM")
+		}
+	})
+
+	t.Run("haproxy-anchor", func(t *testing.T) {
+		hap := testenv.LookPath(t, "haproxy")
+		addr := freeAddr(t, "127.0.18.5")
+		cfg := filepath.Join(dir, "hmw.cfg")
+		pidFile := filepath.Join(dir, "hmw.pid")
+		writeFile(t, cfg, httpCfg("    hard-stop-after 10s\n", addr, be))
+		// HAProxy's master re-executes itself on each reload (about two
+		// seconds here): five reloads keep the test short.
+		const n = 5
+		master, _, res := masterWorkerReloads(t, hap, cfg, pidFile, addr, "mw-ok", n)
+		t.Logf("haproxy 2.6 (anchor) master-worker, %d SIGUSR2 reloads: %s", n, res)
+		syscall.Kill(master, syscall.SIGTERM)
+		waitFor(10*time.Second, func() bool { return !alive(master) })
+	})
 }
 
 // TestHandOverWithHAProxy: goproxy speaks HAProxy's `_getsocks`, so the
