@@ -38,8 +38,11 @@ type logPart struct {
 	global  []*syslog.Sender
 	reqs    atomic.Uint64 // %rt
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	p        *proxy.Proxy
+	parent   context.Context // serve's context: ended by a hard stop
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
 }
 
 // proxyLog is what a proxy needs to log: its targets and, for frontends,
@@ -188,6 +191,7 @@ func syslogTarget(lt haproxy.LogTarget, tag, sendHost string) (syslog.Target, er
 // Start watches for the soft stop (SIGUSR1) to log HAProxy's "Proxy X
 // stopped" lines.
 func (l *logPart) Start(ctx context.Context, p *proxy.Proxy) error {
+	l.p, l.parent = p, ctx
 	ctx, l.cancel = context.WithCancel(ctx)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
@@ -198,7 +202,7 @@ func (l *logPart) Start(ctx context.Context, p *proxy.Proxy) error {
 		select {
 		case <-ctx.Done():
 		case <-sig:
-			l.logStopped(p)
+			l.stopOnce.Do(func() { l.logStopped(p) })
 		}
 	}()
 	return nil
@@ -340,12 +344,18 @@ func fillCaptures(vals []string, n int) []logfmt.Capture {
 	return out
 }
 
-// Close stops the watcher and closes the senders.
+// Close stops the watcher and closes the senders. A soft stop that ended
+// the proxy before the watcher saw the signal is logged here: the proxy
+// stopped while serve's context is still alive (a hard stop ends it and
+// logs nothing, as HAProxy on SIGTERM).
 func (l *logPart) Close() error {
 	if l.cancel != nil {
 		l.cancel()
 	}
 	l.wg.Wait()
+	if l.p != nil && l.p.Stopping() && l.parent.Err() == nil {
+		l.stopOnce.Do(func() { l.logStopped(l.p) })
+	}
 	logParts.CompareAndDelete(l.cfg, l)
 	for _, s := range l.senders {
 		s.Close()

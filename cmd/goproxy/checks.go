@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"hapair/checks"
+	"hapair/parser/haproxy"
+	"hapair/proxy"
+	"hapair/proxy/logfmt"
+)
+
+// The health-check part runs one checks.Monitor per server with `check`,
+// configured from the server line (inter, fastinter, downinter, rise,
+// fall, port, addr), the backend (option httpchk, http-check, tcp-check,
+// mysql-check, smtpchk, timeout check) and the global section
+// (spread-checks). Each transition takes the server out of balancing or
+// puts it back (proxy.SetServerState) and is logged as HAProxy 2.6 logs
+// it: to the backend's log targets and to stderr.
+
+func init() {
+	parts = append(parts, newChecksPart)
+}
+
+// checksPart is the runtimePart of health checks.
+type checksPart struct {
+	cfg      *haproxy.Config
+	env      *partEnv
+	monitors map[string]*serverCheck // by "backend/server"
+	order    []*serverCheck
+	events   chan checks.Event
+
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	unregister func()
+}
+
+// serverCheck is one server's monitor.
+type serverCheck struct {
+	backend, server string
+	backup          bool
+	mon             *checks.Monitor
+}
+
+// checkParts maps a running proxy to its health checks (checkSnapshot).
+var checkParts sync.Map
+
+func newChecksPart(cfg *haproxy.Config, env *partEnv) (runtimePart, error) {
+	return &checksPart{cfg: cfg, env: env, monitors: map[string]*serverCheck{}, events: make(chan checks.Event)}, nil
+}
+
+// Configure builds the monitors; an unusable check setting is a
+// configuration error naming the proxy.
+func (c *checksPart) Configure(*proxy.Options) error {
+	type pending struct {
+		pc  *haproxy.Proxy
+		sc  *haproxy.Server
+		chk checks.Checker
+	}
+	var all []pending
+	var minInter time.Duration
+	for _, pc := range c.cfg.Proxies {
+		if pc.Disabled || pc.Cap&haproxy.CapBE == 0 {
+			continue
+		}
+		for _, sc := range pc.Servers {
+			if !sc.Check {
+				continue
+			}
+			chk, err := newChecker(pc, sc)
+			if err != nil {
+				return fmt.Errorf("config : backend '%s', server '%s': %w", pc.Name, sc.Name, err)
+			}
+			all = append(all, pending{pc, sc, chk})
+			if minInter == 0 || interOf(sc) < minInter {
+				minInter = interOf(sc)
+			}
+		}
+	}
+	for i, p := range all {
+		_, total := checks.Timeouts(interOf(p.sc), p.pc.Timeouts.Connect, p.pc.Timeouts.Check)
+		cfg := checks.Config{
+			Rise: p.sc.Rise, Fall: p.sc.Fall, Start: checks.StartUp,
+			Intervals: checks.Intervals{Inter: interOf(p.sc), FastInter: p.sc.FastInter, DownInter: p.sc.DownInter},
+			Timeout:   total,
+			Delay:     checks.FirstCheckDelay(minInter, i, len(all)),
+			Spread:    c.cfg.Global.SpreadChecks,
+		}
+		name := p.pc.Name + "/" + p.sc.Name
+		sc := &serverCheck{backend: p.pc.Name, server: p.sc.Name, backup: p.sc.Backup,
+			mon: checks.NewMonitor(name, p.chk, cfg, c.events)}
+		c.monitors[name] = sc
+		c.order = append(c.order, sc)
+	}
+	return nil
+}
+
+func interOf(sc *haproxy.Server) time.Duration {
+	if sc.Inter > 0 {
+		return sc.Inter
+	}
+	return 2 * time.Second
+}
+
+// newChecker returns the Checker the backend's check settings describe
+// for server sc.
+func newChecker(pc *haproxy.Proxy, sc *haproxy.Server) (checks.Checker, error) {
+	if sc.Addr.Net == "unix" || sc.Addr.Net == "abns" {
+		return nil, fmt.Errorf("health checks on %s sockets are not supported", sc.Addr.Net)
+	}
+	port := sc.Addr.Port
+	if sc.CheckPort > 0 {
+		port = sc.CheckPort
+	}
+	if port == 0 && sc.CheckPort == 0 && (sc.Addr.NoPort || sc.Addr.PortOff) {
+		return nil, fmt.Errorf("server has no port: set one with 'port'")
+	}
+	host := sc.Addr.Host
+	if sc.CheckAddr != "" {
+		host = sc.CheckAddr
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	connect, _ := checks.Timeouts(interOf(sc), pc.Timeouts.Connect, pc.Timeouts.Check)
+	var tlsConf *tls.Config
+	if (sc.CheckSSL || sc.SSL) && !sc.NoCheckSSL {
+		tlsConf = &tls.Config{InsecureSkipVerify: sc.Verify != "required", ServerName: sc.SNI}
+	}
+	hc := &pc.HTTPCheck
+	switch pc.CheckKind {
+	case haproxy.CheckHTTP:
+		req := checks.HTTPRequest{Method: hc.Method, URI: hc.URI, Version: hc.Version, Body: hc.Body}
+		for _, h := range hc.Headers {
+			req.Headers = append(req.Headers, checks.Header{Name: strings.ToLower(h.Name), Value: h.Value})
+		}
+		chk := &checks.HTTP{Addr: addr, ConnectTimeout: connect, Request: req, TLS: tlsConf}
+		for _, e := range hc.Expect {
+			args := []string{e.Kind, e.Pattern}
+			if e.Negate {
+				args = append([]string{"!"}, args...)
+			}
+			ex, err := checks.ParseHTTPExpect(args)
+			if err != nil {
+				return nil, fmt.Errorf("http-check expect: %w", err)
+			}
+			chk.Expect = append(chk.Expect, ex)
+		}
+		return chk, nil
+	case haproxy.CheckTCPSeq:
+		chk := &checks.TCPCheck{Addr: addr, ConnectTimeout: connect}
+		for _, st := range pc.TCPCheck {
+			step, err := checks.ParseTCPCheckRule(append([]string{st.Action}, st.Args...))
+			if err != nil {
+				return nil, fmt.Errorf("parsing [%s:%d] : tcp-check: %w", st.Pos.File, st.Pos.Line, err)
+			}
+			chk.Steps = append(chk.Steps, step)
+		}
+		return chk, nil
+	case haproxy.CheckMySQL:
+		return &checks.MySQL{Addr: addr, ConnectTimeout: connect, User: hc.MySQLUser}, nil
+	case haproxy.CheckSMTP:
+		return &checks.SMTP{Addr: addr, ConnectTimeout: connect, Verb: hc.SMTPCmd, Domain: hc.SMTPDomain}, nil
+	case haproxy.CheckRedis:
+		chk := checks.RedisCheck(addr)
+		chk.ConnectTimeout = connect
+		return chk, nil
+	}
+	// Plain connect; pgsql, ssl-hello and ldap checks fall back to it.
+	return &checks.TCP{Addr: addr, ConnectTimeout: connect, TLS: tlsConf}, nil
+}
+
+// Start runs the monitors and applies their transitions to p.
+func (c *checksPart) Start(ctx context.Context, p *proxy.Proxy) error {
+	if len(c.order) == 0 {
+		return nil
+	}
+	ctx, c.cancel = context.WithCancel(ctx)
+	checkParts.Store(p, c)
+	unreg := registerCheckSource(p, c)
+	c.unregister = func() {
+		unreg()
+		checkParts.CompareAndDelete(p, c)
+	}
+	for _, sc := range c.order {
+		c.wg.Go(func() { sc.mon.Run(ctx) })
+	}
+	// One reader applies the transitions of every monitor in order.
+	c.wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-c.events:
+				if sc := c.monitors[ev.Name]; sc != nil {
+					c.transition(p, sc, ev)
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// CheckSnapshot is the checkSource of the stats part.
+func (c *checksPart) CheckSnapshot(backend, server string) (checks.Snapshot, bool) {
+	sc := c.monitors[backend+"/"+server]
+	if sc == nil {
+		return checks.Snapshot{}, false
+	}
+	return sc.mon.Snapshot(), true
+}
+
+// checkSnapshot returns the health-check state of backend/server of the
+// running proxy p: last status, code, duration, counters, downtime and
+// last change. ok is false when the server has no check.
+func checkSnapshot(p *proxy.Proxy, backend, server string) (checks.Snapshot, bool) {
+	v, ok := checkParts.Load(p)
+	if !ok {
+		return checks.Snapshot{}, false
+	}
+	return v.(*checksPart).CheckSnapshot(backend, server)
+}
+
+// transition applies a monitor's change to the proxy and logs it.
+func (c *checksPart) transition(p *proxy.Proxy, sc *serverCheck, ev checks.Event) {
+	if !serverAllowedUp(p, sc.backend, sc.server) {
+		return // in maintenance: the operator's state wins, as HAProxy
+	}
+	p.SetServerState(sc.backend, sc.server, ev.Up)
+	be := p.Backend(sc.backend)
+	e := &logfmt.ServerEvent{Backend: sc.backend, Server: sc.server, Backup: sc.backup,
+		Reason: ev.Result.Status.Description(), Code: ev.Result.Code, HasCode: ev.Result.Status.HasCode(),
+		Info: ev.Result.Info, Duration: ev.Result.Duration.Milliseconds()}
+	if be != nil {
+		for _, s := range be.Servers {
+			if !s.Up() || s.Weight() <= 0 {
+				continue
+			}
+			if s.Cfg.Backup {
+				e.BackupLeft++
+			} else {
+				e.ActiveLeft++
+			}
+		}
+		if s := be.Server(sc.server); s != nil && !ev.Up {
+			e.SessionsActive = int(s.Counters.Scur.Load())
+		}
+	}
+	var b []byte
+	level := logfmt.LevelServerUp
+	if ev.Up {
+		b = logfmt.AppendServerUp(b, e)
+	} else {
+		b = logfmt.AppendServerDown(b, e)
+		level = logfmt.LevelServerDown
+	}
+	logEvent(c.cfg, sc.backend, level, string(b))
+	c.env.Warn("%s", b)
+	if !ev.Up && e.ActiveLeft == 0 && e.BackupLeft == 0 {
+		logEvent(c.cfg, sc.backend, logfmt.LevelNoServer, string(logfmt.AppendNoServer(nil, sc.backend)))
+		c.env.Alert("backend '%s' has no server available!", sc.backend)
+	}
+}
+
+// Close stops the monitors.
+func (c *checksPart) Close() error {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+	if c.unregister != nil {
+		c.unregister()
+	}
+	return nil
+}

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"hapair/checks"
+	"hapair/internal/testenv"
+	"hapair/parser/haproxy"
+	"hapair/proxy"
+)
+
+// tagServer is an HTTP server answering its tag on a fixed address that
+// the test can stop and start again.
+type tagServer struct {
+	addr, tag string
+	mu        sync.Mutex
+	srv       *http.Server
+}
+
+func newTagServer(t *testing.T, tag string) *tagServer {
+	s := &tagServer{addr: freeAddr(t, "127.0.0.1"), tag: tag}
+	s.start(t)
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *tagServer) start(t *testing.T) {
+	t.Helper()
+	l, err := net.Listen("tcp4", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, s.tag)
+	})}
+	go srv.Serve(l)
+	s.mu.Lock()
+	s.srv = srv
+	s.mu.Unlock()
+}
+
+func (s *tagServer) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
+	}
+}
+
+// checkLab is one instance (haproxy or goproxy) of the health-check test.
+type checkLab struct {
+	name, fe string
+	sink     *syslogSink
+	out      *lockedBuf
+	pid      int
+}
+
+func checkConfig(sink, fe string, s1, s2 *tagServer) string {
+	return fmt.Sprintf(`global
+    log %s local0
+defaults
+    mode http
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %s
+    default_backend be
+backend be
+    option httpchk GET /health HTTP/1.0\r\nHost:\ www.example
+    server s1 %s check inter 100 fall 2 rise 2
+    server s2 %s check inter 100 fall 2 rise 2
+backend bsolo
+    option httpchk
+    http-check send meth GET uri /ready ver HTTP/1.1 hdr Host www.example
+    http-check expect status 200
+    server only %s check inter 100 fall 2 rise 3
+backend btcp
+    server t1 %s check inter 100 fall 1 rise 1 port %s
+`, sink, fe, s1.addr, s2.addr, s1.addr, s2.addr, portOf(s1.addr))
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// tagsSeen sends n requests and returns the set of answers.
+func tagsSeen(addr string, n int) map[string]bool {
+	seen := map[string]bool{}
+	for range n {
+		body, err := get(addr)
+		if err != nil {
+			seen["error"] = true
+			continue
+		}
+		seen[body] = true
+	}
+	return seen
+}
+
+// stderrLine returns the first line of the process output containing sub.
+func stderrLine(out *lockedBuf, sub string) string {
+	for l := range strings.SplitSeq(out.String(), "\n") {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestHealthChecksAgainstHAProxy runs haproxy and goproxy on the same
+// configuration (legacy 1.4 `option httpchk` with a header hidden in the
+// version, the 2.x http-check send/expect form, a plain connect check
+// on another port), kills a server and starts it again, and checks for
+// both: the DOWN line and "no server available" (syslog and stderr, text
+// compared with HAProxy's, durations masked), traffic leaving the server
+// within inter×fall, the UP line after rise checks, traffic coming back,
+// and the soft-stop lines.
+func TestHealthChecksAgainstHAProxy(t *testing.T) {
+	hap := testenv.LookPath(t, "haproxy")
+	gop := goproxyBinary(t)
+	s1, s2 := newTagServer(t, "one"), newTagServer(t, "two")
+	labs := []*checkLab{{name: "haproxy"}, {name: "goproxy"}}
+	for _, l := range labs {
+		l.sink, l.fe = newSyslogSink(t), freeAddr(t, "127.0.0.1")
+		bin := hap
+		if l.name == "goproxy" {
+			bin = gop
+		}
+		out, c := runProxy(t, l.name, bin, checkConfig(l.sink.addr, l.fe, s1, s2), l.fe)
+		l.out, l.pid = out, c.Process.Pid
+	}
+	for _, l := range labs {
+		if !waitFor(10*time.Second, func() bool { s := tagsSeen(l.fe, 4); return s["one"] && s["two"] }) {
+			t.Fatalf("%s: both servers never answered through the proxy", l.name)
+		}
+	}
+
+	// Kill s1: DOWN within inter×fall (200ms; allow 1s for scheduling).
+	const inter, fall, rise = 100 * time.Millisecond, 2, 2
+	s1.stop()
+	killed := time.Now()
+	for _, l := range labs {
+		l.sink.wait(t, l.name, "Server be/s1 is DOWN")
+		took := time.Since(killed)
+		t.Logf("%s: be/s1 DOWN logged %v after the kill", l.name, took.Round(time.Millisecond))
+		if l.name == "goproxy" && took > inter*fall+time.Second {
+			t.Errorf("goproxy: DOWN after %v, want within inter×fall (%v) plus 1s", took, inter*fall)
+		}
+		for i := range 10 {
+			if body, err := get(l.fe); err != nil || body != "two" {
+				t.Errorf("%s: request %d after DOWN answered %q %v, want two", l.name, i, body, err)
+			}
+		}
+	}
+	for _, l := range labs {
+		l.sink.wait(t, l.name, "Server bsolo/only is DOWN")
+		l.sink.wait(t, l.name, "backend bsolo has no server available!")
+		l.sink.wait(t, l.name, "Server btcp/t1 is DOWN")
+		l.sink.wait(t, l.name, "backend btcp has no server available!")
+	}
+
+	// Start s1 again: UP after rise successful checks.
+	s1.start(t)
+	started := time.Now()
+	for _, l := range labs {
+		l.sink.wait(t, l.name, "Server be/s1 is UP")
+		took := time.Since(started)
+		t.Logf("%s: be/s1 UP logged %v after the restart", l.name, took.Round(time.Millisecond))
+		if l.name == "goproxy" && took > inter*rise+time.Second {
+			t.Errorf("goproxy: UP after %v, want within inter×rise (%v) plus 1s", took, inter*rise)
+		}
+		if !waitFor(5*time.Second, func() bool { return tagsSeen(l.fe, 4)["one"] }) {
+			t.Errorf("%s: s1 gets no traffic after UP", l.name)
+		}
+		l.sink.wait(t, l.name, "Server bsolo/only is UP")
+		l.sink.wait(t, l.name, "Server btcp/t1 is UP")
+	}
+
+	// Compare the event lines, syslog and stderr.
+	events := []string{
+		"Server be/s1 is DOWN", "Server bsolo/only is DOWN", "backend bsolo has no server available!",
+		"Server btcp/t1 is DOWN", "backend btcp has no server available!",
+		"Server be/s1 is UP", "Server bsolo/only is UP", "Server btcp/t1 is UP",
+	}
+	for _, ev := range events {
+		w, g := maskLog(labs[0].sink.wait(t, "haproxy", ev)), maskLog(labs[1].sink.wait(t, "goproxy", ev))
+		if w != g {
+			t.Errorf("syslog line differs:\nhaproxy: %s\ngoproxy: %s", w, g)
+		} else {
+			t.Logf("same: %s", g)
+		}
+		stderrEv := strings.Replace(ev, "backend bsolo ", "backend 'bsolo' ", 1)
+		stderrEv = strings.Replace(stderrEv, "backend btcp ", "backend 'btcp' ", 1)
+		w, g = maskLog(stderrLine(labs[0].out, stderrEv)), maskLog(stderrLine(labs[1].out, stderrEv))
+		if w != g || w == "" {
+			t.Errorf("stderr line differs:\nhaproxy: %s\ngoproxy: %s", w, g)
+		}
+	}
+
+	// Soft stop: "Proxy X stopped" for every proxy, counts masked (the
+	// polling loops above sent different numbers of requests).
+	counts := regexp.MustCompile(`FE: \d+, BE: \d+`)
+	for _, l := range labs {
+		syscall.Kill(l.pid, syscall.SIGUSR1)
+	}
+	for _, px := range []string{"fe", "be", "bsolo", "btcp", "<HTTPCLIENT>"} {
+		sub := "Proxy " + px + " stopped"
+		w := counts.ReplaceAllString(maskLog(labs[0].sink.wait(t, "haproxy", sub)), "FE: N, BE: N")
+		g := counts.ReplaceAllString(maskLog(labs[1].sink.wait(t, "goproxy", sub)), "FE: N, BE: N")
+		if w != g {
+			t.Errorf("soft-stop line differs:\nhaproxy: %s\ngoproxy: %s", w, g)
+		}
+	}
+}
+
+// TestNewChecker maps backend settings to checkers, as HAProxy reads
+// them: the legacy one-string httpchk (header hidden in the version),
+// the 2.x send/expect form, tcp-check, mysql-check, smtpchk, and the
+// check port/addr overrides.
+func TestNewChecker(t *testing.T) {
+	cases := []struct {
+		name, backend, server string
+		want                  string // fmt %T and key fields
+	}{
+		{"connect", "", "server s 127.0.0.1:80 check", "*checks.TCP 127.0.0.1:80"},
+		{"port addr", "", "server s 127.0.0.1:80 check port 81 addr 127.0.0.2", "*checks.TCP 127.0.0.2:81"},
+		{"legacy httpchk", `option httpchk GET /h HTTP/1.0\r\nHost:\ www`, "server s 127.0.0.1:80 check",
+			"*checks.HTTP 127.0.0.1:80 \"GET /h HTTP/1.0\\r\\nhost: www\\r\\n\\r\\n\""},
+		{"httpchk 2.x", "option httpchk\n    http-check send meth HEAD uri /r ver HTTP/1.1 hdr Host a.example\n    http-check expect status 204",
+			"server s 127.0.0.1:80 check", "*checks.HTTP 127.0.0.1:80 \"HEAD /r HTTP/1.1\\r\\nhost: a.example\\r\\nconnection: close\\r\\n\\r\\n\" expect=1"},
+		{"httpchk default", "option httpchk", "server s 127.0.0.1:80 check",
+			"*checks.HTTP 127.0.0.1:80 \"OPTIONS / HTTP/1.0\\r\\n\\r\\n\""},
+		{"tcp-check", "option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG", "server s 127.0.0.1:6379 check",
+			"*checks.TCPCheck 127.0.0.1:6379 steps=2"},
+		{"mysql", "option mysql-check user hap", "server s 127.0.0.1:3306 check", "*checks.MySQL 127.0.0.1:3306 user=hap"},
+		{"smtp", "option smtpchk EHLO me.example", "server s 127.0.0.1:25 check", "*checks.SMTP 127.0.0.1:25 EHLO me.example"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nbackend b\n    " + c.backend + "\n    " + c.server + "\n"
+			cfg, d := haproxy.Parse("test.cfg", []byte(src), haproxy.LoadOptions{})
+			if d.HasAlerts() {
+				t.Fatalf("config:\n%s\n%s", src, d.String())
+			}
+			pc := cfg.Proxies[len(cfg.Proxies)-1]
+			chk, err := newChecker(pc, pc.Servers[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fmt.Sprintf("%T", chk)
+			switch k := chk.(type) {
+			case *checks.TCP:
+				got += " " + k.Addr
+			case *checks.HTTP:
+				got += fmt.Sprintf(" %s %q", k.Addr, k.Request.Bytes())
+				if len(k.Expect) > 0 {
+					got += fmt.Sprintf(" expect=%d", len(k.Expect))
+				}
+			case *checks.TCPCheck:
+				got += fmt.Sprintf(" %s steps=%d", k.Addr, len(k.Steps))
+			case *checks.MySQL:
+				got += fmt.Sprintf(" %s user=%s", k.Addr, k.User)
+			case *checks.SMTP:
+				got += fmt.Sprintf(" %s %s %s", k.Addr, k.Verb, k.Domain)
+			}
+			if got != c.want {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+		})
+	}
+}
+
+// TestCheckSnapshot runs the checks part in process against a closed
+// port and a live one and reads the state through checkSnapshot, as the
+// stats part does; the proxy follows the checks.
+func TestCheckSnapshot(t *testing.T) {
+	live := newTagServer(t, "live")
+	dead := freeAddr(t, "127.0.0.1")
+	src := fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+backend be
+    server up %s check inter 50 rise 1 fall 1
+    server down %s check inter 50 rise 1 fall 1
+    server nocheck %s
+`, live.addr, dead, live.addr)
+	cfg, d := haproxy.Parse("test.cfg", []byte(src), haproxy.LoadOptions{})
+	if d.HasAlerts() {
+		t.Fatal(d.String())
+	}
+	var mu sync.Mutex
+	var warned []string
+	env := &partEnv{Pid: 1,
+		Warn:  func(f string, a ...any) { mu.Lock(); warned = append(warned, fmt.Sprintf(f, a...)); mu.Unlock() },
+		Alert: func(f string, a ...any) {}}
+	part, err := newChecksPart(cfg, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts proxy.Options
+	if err := part.Configure(&opts); err != nil {
+		t.Fatal(err)
+	}
+	p, err := proxy.New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := part.Start(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	defer part.Close()
+	if !waitFor(5*time.Second, func() bool {
+		a, ok1 := checkSnapshot(p, "be", "up")
+		b, ok2 := checkSnapshot(p, "be", "down")
+		return ok1 && ok2 && a.Checks > 0 && !b.Up
+	}) {
+		t.Fatal("checks did not report within 5s")
+	}
+	a, _ := checkSnapshot(p, "be", "up")
+	b, _ := checkSnapshot(p, "be", "down")
+	if !a.Up || a.Last.Status != checks.StatusL4OK {
+		t.Errorf("live server: %+v", a)
+	}
+	if b.Up || b.Last.Status != checks.StatusL4CON || b.Last.Info != "Connection refused" || b.Downs != 1 || b.Failed != 1 {
+		t.Errorf("dead server: %+v", b)
+	}
+	if _, ok := checkSnapshot(p, "be", "nocheck"); ok {
+		t.Error("server without check has a snapshot")
+	}
+	if _, ok := checkSnapshot(p, "nope", "up"); ok {
+		t.Error("unknown backend has a snapshot")
+	}
+	be := p.Backend("be")
+	if be.Server("down").Up() || !be.Server("up").Up() {
+		t.Errorf("proxy state: down.Up=%v up.Up=%v", be.Server("down").Up(), be.Server("up").Up())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(warned) != 1 || !strings.HasPrefix(warned[0], "Server be/down is DOWN, reason: Layer4 connection problem") {
+		t.Errorf("warnings: %q", warned)
+	}
+	part.Close()
+	if _, ok := checkSnapshot(p, "be", "up"); ok {
+		t.Error("snapshot still served after Close")
+	}
+}
