@@ -958,3 +958,85 @@ frontend f
 		t.Errorf("haproxy (exit %d):\n%s\ngoproxy (exit %d):\n%s", ac, a, bc, b)
 	}
 }
+
+// TestSeedStatsPage runs the seed's configuration (testdata/haproxy/
+// seed.cfg: `stats uri /admin?stats` in defaults, so every proxy carries
+// the page) on loopback addresses with goproxy and haproxy and compares
+// the ;csv export reached through the frontend: header, rows, limits
+// (global and defaults maxconn, derived fullconn), algorithms, and the
+// statuses once the HTTP checks ran.
+func TestSeedStatsPage(t *testing.T) {
+	hbin := testenv.LookPath(t, "haproxy")
+	gbin := goproxyBinary(t)
+	seed, err := os.ReadFile(filepath.Join(testdata, "seed.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := backend(t, "127.0.0.1", "web")
+	fetch := func(bin string) (string, []stats.Row) {
+		fe := freeAddr(t, "127.0.0.1")
+		cfg := string(seed)
+		if bin == hbin {
+			// HAProxy 2.6 refuses the seed's 1.4 keywords; goproxy takes
+			// the file as it is.
+			for _, r := range [][2]string{{"nbproc 1\n", ""}, {"contimeout", "timeout connect"}, {"clitimeout", "timeout client"}, {"srvtimeout", "timeout server"}} {
+				cfg = strings.Replace(cfg, r[0], r[1], 1)
+			}
+		}
+		for _, r := range [][2]string{
+			{"user nobody\n", ""}, {"group nobody\n", ""}, {"daemon\n", ""},
+			{"pidfile /usr/local/haproxy/logs/haproxy.pid\n", ""},
+			{"bind :80", "bind " + fe},
+			{"192.168.1.187:80 check inter 5000", web + " check inter 100"},
+			{"192.168.1.187:8000 check inter 5000", web + " check inter 100"},
+		} {
+			if !strings.Contains(cfg, r[0]) {
+				t.Fatalf("seed.cfg lacks %q", r[0])
+			}
+			cfg = strings.Replace(cfg, r[0], r[1], 1)
+		}
+		path := filepath.Join(t.TempDir(), "seed.cfg")
+		writeFile(t, path, cfg)
+		cmd := exec.Command(bin, "-db", "-f", path)
+		out := &lockedBuf{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		var body string
+		var rows []stats.Row
+		ok := waitFor(10*time.Second, func() bool {
+			resp, err := http.Get("http://" + fe + "/admin?stats;csv")
+			if err != nil {
+				return false
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			rows, _ = stats.ParseCSV(strings.NewReader(body))
+			st := statuses(rows)
+			return resp.StatusCode == 200 && (st["info_cache/inst2"] == "UP" || st["info_cache/inst2"] == "no check") && st["cache_test/inst1"] == st["info_cache/inst2"]
+		})
+		if !ok {
+			t.Fatalf("%s: stats page through the seed's frontend: %q\n%s", bin, body, out.String())
+		}
+		return strings.SplitN(body, "\n", 2)[0], rows
+	}
+	ah, ar := fetch(hbin)
+	bh, br := fetch(gbin)
+	if ah != bh || rowKeys(ar) != rowKeys(br) {
+		t.Fatalf("seed ;csv:\nhaproxy %s\n%s\ngoproxy %s\n%s", ah, rowKeys(ar), bh, rowKeys(br))
+	}
+	wired := statuses(br)["info_cache/inst2"] != "no check"
+	for i := range ar {
+		for _, f := range []int{stats.FSlim, stats.FWeight, stats.FAct, stats.FBck, stats.FAlgo, stats.FAddr, stats.FMode, stats.FStatus, stats.FCheckStatus, stats.FCheckCode} {
+			if !wired && (f == stats.FStatus || f == stats.FCheckStatus || f == stats.FCheckCode) {
+				continue
+			}
+			if ar[i][f] != br[i][f] {
+				t.Errorf("%s/%s %s: haproxy %q, goproxy %q", ar[i][stats.FPxname], ar[i][stats.FSvname], stats.FieldNames[f], ar[i][f], br[i][f])
+			}
+		}
+	}
+}
