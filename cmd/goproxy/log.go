@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -54,6 +55,39 @@ type proxyLog struct {
 	nReq    int // capture request header count
 	nRes    int // capture response header count
 	count   atomic.Uint64
+
+	// seen remembers the connections already announced by the "Connect
+	// from" line (proxies without a log format), keyed by client and
+	// accept time, so that keep-alive requests do not repeat it. Bounded:
+	// cleared when it grows past seenMax.
+	seenMu sync.Mutex
+	seen   map[connKey]struct{}
+}
+
+type connKey struct {
+	client netip.AddrPort
+	accept int64
+}
+
+const seenMax = 4096
+
+// firstOfConn reports whether rec is the first transaction logged for
+// its connection.
+func (pl *proxyLog) firstOfConn(rec *proxy.LogRecord) bool {
+	if !rec.HTTP {
+		return true
+	}
+	k := connKey{rec.Client, rec.Accept.UnixNano()}
+	pl.seenMu.Lock()
+	defer pl.seenMu.Unlock()
+	if _, ok := pl.seen[k]; ok {
+		return false
+	}
+	if pl.seen == nil || len(pl.seen) >= seenMax {
+		pl.seen = map[connKey]struct{}{}
+	}
+	pl.seen[k] = struct{}{}
+	return true
 }
 
 // logParts maps a configuration to its logging part, so that the
@@ -277,7 +311,7 @@ func (l *logPart) logRecord(rec *proxy.LogRecord) {
 	var b []byte
 	if pl.format == nil {
 		// Without a log format HAProxy logs the connection at accept.
-		if rec.HTTP && !rec.Start.Equal(rec.Accept) {
+		if !pl.firstOfConn(rec) {
 			return
 		}
 		b = logfmt.AppendConnect(buf[:0], rec.Client, rec.Frontend, rec.FrontName, rec.HTTP)

@@ -201,9 +201,9 @@ var tcpCounters = regexp.MustCompile(` ([A-Za-z-]{2} \d+/\d+)/(\d+)/(\d+)/`)
 
 // logLab is one instance of the logging test configuration.
 type logLab struct {
-	sink                                         *syslogSink
-	http, clf, fmt, tcp, null, nosrv, tag, ready string
-	out                                          *lockedBuf
+	sink                                                *syslogSink
+	http, clf, fmt, tcp, null, nosrv, tag, plain, ready string
+	out                                                 *lockedBuf
 }
 
 func (l *logLab) config(server string) string {
@@ -252,6 +252,9 @@ frontend ftag
     log-tag custom
     option httplog
     default_backend be
+frontend fplain
+    bind %s
+    default_backend be
 frontend fready
     bind %s
     no log
@@ -262,7 +265,7 @@ backend bt
     mode tcp
     server t1 %s
 backend bnone
-`, l.sink.addr, l.http, l.clf, l.fmt, l.tcp, l.null, l.nosrv, l.tag, l.sink.addr, l.sink.addr, l.ready, server, server)
+`, l.sink.addr, l.http, l.clf, l.fmt, l.tcp, l.null, l.nosrv, l.tag, l.sink.addr, l.sink.addr, l.plain, l.ready, server, server)
 }
 
 // drive sends the test's traffic to one instance, one transaction at a
@@ -296,6 +299,11 @@ func (l *logLab) drive(t *testing.T, who string) []string {
 	if n := l.sink.count("] ftag "); n != 2 {
 		t.Errorf("%s: %d lines for ftag, want 2 (local0 and local2; local1 notice filters info out)", who, n)
 	}
+	// Without a log format: HAProxy's "Connect from" line.
+	if _, err := get(l.plain); err != nil {
+		t.Fatalf("%s: GET via fplain: %v", who, err)
+	}
+	next("(fplain/HTTP)")
 	tcpRequest(t, l.tcp)
 	next("] ft ")
 	// dontlognull: a connection that sends nothing is not logged, the
@@ -342,7 +350,8 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 	newLab := func() *logLab {
 		return &logLab{sink: newSyslogSink(t), http: freeAddr(t, "127.0.0.1"), clf: freeAddr(t, "127.0.0.1"),
 			fmt: freeAddr(t, "127.0.0.1"), tcp: freeAddr(t, "127.0.0.1"), null: freeAddr(t, "127.0.0.1"),
-			nosrv: freeAddr(t, "127.0.0.1"), ready: freeAddr(t, "127.0.0.1"), tag: freeAddr(t, "127.0.0.1")}
+			nosrv: freeAddr(t, "127.0.0.1"), ready: freeAddr(t, "127.0.0.1"), tag: freeAddr(t, "127.0.0.1"),
+			plain: freeAddr(t, "127.0.0.1")}
 	}
 	theirs, ours := newLab(), newLab()
 	theirs.out, _ = runProxy(t, "haproxy", hap, theirs.config(server), theirs.ready)
