@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"hapair/parser/haproxy"
 	"hapair/proxy"
@@ -26,13 +27,22 @@ func usesPrometheus(cfg *haproxy.Config) bool {
 	return false
 }
 
-// prometheusResponse is the whole HTTP/1.1 response of the exporter: the
-// exposition of every proxy and server, with HAProxy's headers.
-func (c *proxyControl) prometheusResponse() []byte {
+// badRequest is HAProxy's 400 answer, sent for an unknown scope.
+const badRequest = "HTTP/1.1 400 Bad request\r\ncontent-length: 90\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n"
+
+// prometheusResponse is the whole HTTP/1.1 response of the exporter for
+// a request target: the exposition of the scopes its query selects
+// (every proxy and server by default), with HAProxy's headers.
+func (c *proxyControl) prometheusResponse(target string) []byte {
+	_, query, _ := strings.Cut(target, "?")
+	f, err := prom.ParseQuery(query)
+	if err != nil {
+		return []byte(badRequest)
+	}
 	rows := c.Snapshot()
 	info := c.Info()
 	var body bytes.Buffer
-	prom.Write(&body, rows, &info)
+	prom.WriteFiltered(&body, rows, &info, f)
 	head := fmt.Sprintf("HTTP/1.1 200 OK\r\ncache-control: no-cache\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n", prom.ContentType, body.Len())
 	return append([]byte(head), body.Bytes()...)
 }
@@ -43,5 +53,5 @@ func (c *proxyControl) serveService(p *proxy.Proxy, fe *proxy.Frontend, name str
 	if name != prometheusService {
 		return nil
 	}
-	return c.prometheusResponse()
+	return c.prometheusResponse(req.Target)
 }

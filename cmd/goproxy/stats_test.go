@@ -682,17 +682,21 @@ listen lt
 		}
 		insts = append(insts, in)
 	}
-	fetch := func(in inst) (string, http.Header) {
-		resp, err := http.Get("http://" + in.metrics + "/metrics")
+	fetchQ := func(in inst, query string) (string, http.Header, int) {
+		resp, err := http.Get("http://" + in.metrics + "/metrics" + query)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s /metrics: %d", in.name, resp.StatusCode)
+		return string(b), resp.Header, resp.StatusCode
+	}
+	fetch := func(in inst) (string, http.Header) {
+		body, h, code := fetchQ(in, "")
+		if code != 200 {
+			t.Fatalf("%s /metrics: %d", in.name, code)
 		}
-		return string(b), resp.Header
+		return body, h
 	}
 	theirs, th := fetch(insts[0])
 	ours, oh := fetch(insts[1])
@@ -738,6 +742,14 @@ listen lt
 			if !strings.Contains(s, want+"\n") {
 				t.Errorf("%s lacks %s", who, want)
 			}
+		}
+	}
+	// The query selects scopes (HAProxy's exporter parameters).
+	for _, q := range []string{"?scope=backend", "?scope=global&scope=server", "?scope=frontend&scope=", "?scope=*", "?scope=bogus", "?no-maint&scope=server"} {
+		a, _, ac := fetchQ(insts[0], q)
+		b, _, bc := fetchQ(insts[1], q)
+		if ac != bc || strings.Join(promShape(a), "\n") != strings.Join(promShape(b), "\n") {
+			t.Errorf("/metrics%s: haproxy %d, %d lines; goproxy %d, %d lines", q, ac, len(promShape(a)), bc, len(promShape(b)))
 		}
 	}
 }

@@ -61,11 +61,68 @@ var msFields = map[int]bool{
 	stats.FCheckDuration: true,
 }
 
+// Filter selects what the exporter writes, from the query string of the
+// request (HAProxy's `scope` and `no-maint` parameters).
+type Filter struct {
+	// Process, Frontend, Backend and Server enable the metric groups
+	// (scopes global, frontend, backend and server).
+	Process, Frontend, Backend, Server bool
+	// NoMaint leaves out the servers in maintenance.
+	NoMaint bool
+}
+
+// All is the filter of a request without parameters.
+var All = Filter{Process: true, Frontend: true, Backend: true, Server: true}
+
+// ParseQuery reads `scope=global|frontend|backend|server|*` (repeated,
+// in order: an empty scope clears the selection) and `no-maint`. An
+// unknown scope is an error (HAProxy answers 400).
+func ParseQuery(query string) (Filter, error) {
+	f := All
+	first := true
+	for _, kv := range strings.Split(query, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "no-maint":
+			f.NoMaint = true
+		case "scope":
+			if first {
+				f, first = Filter{NoMaint: f.NoMaint}, false
+			}
+			switch v {
+			case "":
+				f = Filter{NoMaint: f.NoMaint}
+			case "*":
+				f = Filter{Process: true, Frontend: true, Backend: true, Server: true, NoMaint: f.NoMaint}
+			case "global":
+				f.Process = true
+			case "frontend":
+				f.Frontend = true
+			case "backend":
+				f.Backend = true
+			case "server":
+				f.Server = true
+			default:
+				return f, fmt.Errorf("unknown scope %q", v)
+			}
+		}
+	}
+	return f, nil
+}
+
 // Write writes the whole exposition: process metrics, then frontend,
 // backend and server metrics, each metric for every object in turn.
 func Write(w io.Writer, rows []stats.Row, info *stats.Info) error {
+	return WriteFiltered(w, rows, info, All)
+}
+
+// WriteFiltered writes the metric groups f selects.
+func WriteFiltered(w io.Writer, rows []stats.Row, info *stats.Info, f Filter) error {
 	bw := bufio.NewWriter(w)
-	writeProcess(bw, info)
+	if f.Process {
+		writeProcess(bw, info)
+	}
+	want := [3]bool{f.Frontend, f.Backend, f.Server}
 	var objs [3][]*stats.Row
 	hasServers := map[string]bool{}
 	for i := range rows {
@@ -76,8 +133,11 @@ func Write(w io.Writer, rows []stats.Row, info *stats.Info) error {
 		case "1":
 			objs[scopeBackend] = append(objs[scopeBackend], r)
 		case "2":
-			objs[scopeServer] = append(objs[scopeServer], r)
 			hasServers[r[stats.FPxname]] = true
+			if f.NoMaint && r[stats.FStatus] == "MAINT" {
+				continue
+			}
+			objs[scopeServer] = append(objs[scopeServer], r)
 		}
 	}
 	servers := map[string][]*stats.Row{}
@@ -85,6 +145,9 @@ func Write(w io.Writer, rows []stats.Row, info *stats.Info) error {
 		servers[r[stats.FPxname]] = append(servers[r[stats.FPxname]], r)
 	}
 	for _, m := range objectMetrics {
+		if !want[m.scope] {
+			continue
+		}
 		var lines []string
 		for _, r := range objs[m.scope] {
 			if skip(m, r, hasServers) {

@@ -218,3 +218,25 @@ func TestEscapeAndUnits(t *testing.T) {
 		t.Error("HTTP or check metrics for a TCP server without check")
 	}
 }
+
+func TestParseQuery(t *testing.T) {
+	for _, c := range []struct {
+		q    string
+		want Filter
+		err  bool
+	}{
+		{"", All, false},
+		{"scope=backend", Filter{Backend: true}, false},
+		{"scope=global&scope=server", Filter{Process: true, Server: true}, false},
+		{"scope=frontend&scope=", Filter{}, false},
+		{"scope=*", All, false},
+		{"no-maint", Filter{Process: true, Frontend: true, Backend: true, Server: true, NoMaint: true}, false},
+		{"scope=server&no-maint", Filter{Server: true, NoMaint: true}, false},
+		{"scope=bogus", Filter{}, true},
+	} {
+		got, err := ParseQuery(c.q)
+		if (err != nil) != c.err || err == nil && got != c.want {
+			t.Errorf("%q: %+v %v, want %+v", c.q, got, err, c.want)
+		}
+	}
+}
