@@ -89,7 +89,8 @@ backend bsolo
     server only %s check inter 100 fall 2 rise 3
 backend btcp
     server t1 %s check inter 100 fall 1 rise 1 port %s
-`, sink, fe, s1.addr, s2.addr, s1.addr, s2.addr, portOf(s1.addr))
+    server tb %s backup check inter 100 fall 3 rise 3 port %s
+`, sink, fe, s1.addr, s2.addr, s1.addr, s2.addr, portOf(s1.addr), s2.addr, portOf(s1.addr))
 }
 
 func portOf(addr string) string {
@@ -170,6 +171,7 @@ func TestHealthChecksAgainstHAProxy(t *testing.T) {
 		l.sink.wait(t, l.name, "Server bsolo/only is DOWN")
 		l.sink.wait(t, l.name, "backend bsolo has no server available!")
 		l.sink.wait(t, l.name, "Server btcp/t1 is DOWN")
+		l.sink.wait(t, l.name, "Backup Server btcp/tb is DOWN")
 		l.sink.wait(t, l.name, "backend btcp has no server available!")
 	}
 
@@ -188,13 +190,14 @@ func TestHealthChecksAgainstHAProxy(t *testing.T) {
 		}
 		l.sink.wait(t, l.name, "Server bsolo/only is UP")
 		l.sink.wait(t, l.name, "Server btcp/t1 is UP")
+		l.sink.wait(t, l.name, "Backup Server btcp/tb is UP")
 	}
 
 	// Compare the event lines, syslog and stderr.
 	events := []string{
 		"Server be/s1 is DOWN", "Server bsolo/only is DOWN", "backend bsolo has no server available!",
-		"Server btcp/t1 is DOWN", "backend btcp has no server available!",
-		"Server be/s1 is UP", "Server bsolo/only is UP", "Server btcp/t1 is UP",
+		" Server btcp/t1 is DOWN", "Backup Server btcp/tb is DOWN", "backend btcp has no server available!",
+		"Server be/s1 is UP", "Server bsolo/only is UP", " Server btcp/t1 is UP", "Backup Server btcp/tb is UP",
 	}
 	for _, ev := range events {
 		w, g := maskLog(labs[0].sink.wait(t, "haproxy", ev)), maskLog(labs[1].sink.wait(t, "goproxy", ev))

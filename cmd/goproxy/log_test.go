@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"hapair/internal/testenv"
+	"hapair/parser/haproxy"
 )
 
 // syslogSink is a UDP syslog server started by a test: it keeps every
@@ -174,7 +175,7 @@ func maskHTTPBytes(s string) string {
 	return httpStatusBytes.ReplaceAllString(s, "$1 B ")
 }
 
-var httpStatusBytes = regexp.MustCompile(`( [1-5]\d\d) \d+ `)
+var httpStatusBytes = regexp.MustCompile(`( [1-5]\d\d| N/N/N) \d+ `)
 
 // knownCoreDiff rewrites a masked goproxy line where the proxy engine
 // (package proxy, not the logging part) is known to fill the record
@@ -201,9 +202,9 @@ var tcpCounters = regexp.MustCompile(` ([A-Za-z-]{2} \d+/\d+)/(\d+)/(\d+)/`)
 
 // logLab is one instance of the logging test configuration.
 type logLab struct {
-	sink                                                *syslogSink
-	http, clf, fmt, tcp, null, nosrv, tag, plain, ready string
-	out                                                 *lockedBuf
+	sink                                                     *syslogSink
+	http, clf, fmt, tcp, null, nosrv, tag, plain, std, ready string
+	out                                                      *lockedBuf
 }
 
 func (l *logLab) config(server string) string {
@@ -255,6 +256,11 @@ frontend ftag
 frontend fplain
     bind %s
     default_backend be
+frontend fstd
+    bind %s
+    log stdout format short local0
+    option tcplog
+    default_backend be
 frontend fready
     bind %s
     no log
@@ -265,7 +271,7 @@ backend bt
     mode tcp
     server t1 %s
 backend bnone
-`, l.sink.addr, l.http, l.clf, l.fmt, l.tcp, l.null, l.nosrv, l.tag, l.sink.addr, l.sink.addr, l.plain, l.ready, server, server)
+`, l.sink.addr, l.http, l.clf, l.fmt, l.tcp, l.null, l.nosrv, l.tag, l.sink.addr, l.sink.addr, l.plain, l.std, l.ready, server, server)
 }
 
 // drive sends the test's traffic to one instance, one transaction at a
@@ -304,6 +310,16 @@ func (l *logLab) drive(t *testing.T, who string) []string {
 		t.Fatalf("%s: GET via fplain: %v", who, err)
 	}
 	next("(fplain/HTTP)")
+	// A stdout target in format short, besides the inherited global one.
+	if _, err := get(l.std); err != nil {
+		t.Fatalf("%s: GET via fstd: %v", who, err)
+	}
+	next("] fstd ")
+	var std string
+	if !waitFor(10*time.Second, func() bool { std = stderrLine(l.out, "] fstd "); return std != "" }) {
+		t.Fatalf("%s: no fstd line on stdout:\n%s", who, l.out.String())
+	}
+	lines = append(lines, std)
 	tcpRequest(t, l.tcp)
 	next("] ft ")
 	// dontlognull: a connection that sends nothing is not logged, the
@@ -351,7 +367,7 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 		return &logLab{sink: newSyslogSink(t), http: freeAddr(t, "127.0.0.1"), clf: freeAddr(t, "127.0.0.1"),
 			fmt: freeAddr(t, "127.0.0.1"), tcp: freeAddr(t, "127.0.0.1"), null: freeAddr(t, "127.0.0.1"),
 			nosrv: freeAddr(t, "127.0.0.1"), ready: freeAddr(t, "127.0.0.1"), tag: freeAddr(t, "127.0.0.1"),
-			plain: freeAddr(t, "127.0.0.1")}
+			plain: freeAddr(t, "127.0.0.1"), std: freeAddr(t, "127.0.0.1")}
 	}
 	theirs, ours := newLab(), newLab()
 	theirs.out, _ = runProxy(t, "haproxy", hap, theirs.config(server), theirs.ready)
@@ -360,7 +376,7 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 	got := ours.drive(t, "goproxy")
 	for i := range want {
 		w, g := maskLog(want[i]), maskLog(got[i])
-		if i < 6 { // the HTTP lines
+		if !strings.Contains(want[i], "] ft ") && !strings.Contains(want[i], "] fnull ") { // HTTP mode
 			w, g = maskHTTPBytes(w), maskHTTPBytes(g)
 		}
 		if w != g {
@@ -369,6 +385,40 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 				continue
 			}
 			t.Errorf("log line differs:\nhaproxy: %s\ngoproxy: %s\n(raw haproxy: %s\n raw goproxy: %s)", w, g, want[i], got[i])
+		}
+	}
+}
+
+// TestSyslogTarget maps `log` lines to sender targets: address forms,
+// format, facility, max and min level, length, tag, and HAProxy 2.6's
+// "localhost" hostname for an explicit rfc3164.
+func TestSyslogTarget(t *testing.T) {
+	cases := []struct {
+		line, want string
+	}{
+		{"log 127.0.0.1 local0", "udp 127.0.0.1:514 f=0 fac=16 max=7 min=0 len=1024 tag=haproxy host="},
+		{"log 127.0.0.1:5140 len 200 local3 notice err", "udp 127.0.0.1:5140 f=0 fac=19 max=5 min=3 len=200 tag=haproxy host="},
+		{"log stdout format raw daemon", "fd stdout f=3 fac=3 max=7 min=0 len=1024 tag=haproxy host="},
+		{"log /dev/log format rfc3164 user info", "unixgram /dev/log f=0 fac=1 max=6 min=0 len=1024 tag=haproxy host=localhost"},
+		{"log 127.0.0.1 format rfc5424 local7 debug", "udp 127.0.0.1:514 f=1 fac=23 max=7 min=0 len=1024 tag=haproxy host="},
+	}
+	for _, c := range cases {
+		src := "global\n    " + c.line + "\ndefaults\n    mode http\n"
+		cfg, d := haproxy.Parse("test.cfg", []byte(src), haproxy.LoadOptions{})
+		if d.HasAlerts() || len(cfg.Global.Logs) != 1 {
+			t.Fatalf("%s: %s", c.line, d.String())
+		}
+		tg, err := syslogTarget(cfg.Global.Logs[0], "", "")
+		if err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+		if tg.Tag == "" {
+			tg.Tag = "haproxy" // syslog.Open's default
+		}
+		got := fmt.Sprintf("%s %s f=%d fac=%d max=%d min=%d len=%d tag=%s host=%s",
+			tg.Network, tg.Addr, tg.Format, tg.Facility, tg.MaxLevel, tg.MinLevel, tg.MaxLen, tg.Tag, tg.Hostname)
+		if got != c.want {
+			t.Errorf("%s:\n got  %s\n want %s", c.line, got, c.want)
 		}
 	}
 }
