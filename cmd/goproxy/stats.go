@@ -1043,3 +1043,30 @@ func (c *proxyControl) ClearCounters(all bool) {
 		}
 	}
 }
+
+// sessionWalker is implemented by a *proxy.Proxy that can list its client
+// sessions (for `show sess`); the method uses standard types only so that
+// the stats part does not depend on a proxy type that may change.
+type sessionWalker interface {
+	EachSession(fn func(id uint64, start time.Time, src net.Addr, frontend, backend, server string))
+}
+
+// Sessions implements `show sess` when the proxy can list its sessions.
+func (c *proxyControl) Sessions() []stats.SessionInfo {
+	c.mu.Lock()
+	p := c.p
+	c.mu.Unlock()
+	w, ok := any(p).(sessionWalker)
+	if !ok {
+		return nil
+	}
+	var out []stats.SessionInfo
+	w.EachSession(func(id uint64, start time.Time, src net.Addr, fe, be, srv string) {
+		proto := "tcpv4"
+		if a, ok := src.(*net.TCPAddr); ok && a.IP.To4() == nil {
+			proto = "tcpv6"
+		}
+		out = append(out, stats.SessionInfo{ID: id, Start: start, Proto: proto, Src: src, Frontend: fe, Backend: be, Server: srv})
+	})
+	return out
+}

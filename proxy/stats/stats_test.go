@@ -3,8 +3,10 @@ package stats
 import (
 	"bytes"
 	"encoding/base64"
+	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServerStatus(t *testing.T) {
@@ -124,4 +126,44 @@ func FuzzSession(f *testing.F) {
 		s.Exec(line, &b)
 		ParseCSV(&b)
 	})
+}
+
+type sessCtl struct {
+	*fakeCtl
+	list []SessionInfo
+}
+
+func (s sessCtl) Sessions() []SessionInfo { return s.list }
+
+func (s sessCtl) ServersState(backend string) ([]ServerState, bool) {
+	if backend != "" && backend != "be" {
+		return nil, false
+	}
+	return []ServerState{{BackendID: 3, Backend: "be", ID: 1, Name: "s1", Addr: "127.0.0.1", Port: 80, OpState: 2,
+		AdminFlags: AdminFlagDrain, UWeight: 2, IWeight: 1, LastChange: 7, CheckStatus: "L4OK", CheckResult: 3, CheckHealth: 4, CheckState: 6}}, true
+}
+
+func TestShowSessAndServersState(t *testing.T) {
+	now := time.Now()
+	ctl := sessCtl{fakeCtl: newFakeCtl(), list: []SessionInfo{
+		{ID: 0x2a, Start: now.Add(-3 * time.Second), Proto: "tcpv4", Src: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 4242}, Frontend: "fe", Backend: "be", Server: "s1"},
+		{ID: 0x2b, Start: now, Proto: "tcpv4", Frontend: "fe"},
+	}}
+	s := &Session{Ctl: ctl}
+	var b bytes.Buffer
+	s.Exec("show sess", &b)
+	want := "0x2a: proto=tcpv4 src=127.0.0.9:4242 fe=fe be=be srv=s1 age=3s\n0x2b: proto=tcpv4 src=? fe=fe be=<NONE> srv=<none> age=0s\n\n"
+	if b.String() != want {
+		t.Errorf("show sess:\n%q\nwant\n%q", b.String(), want)
+	}
+	b.Reset()
+	s.Exec("show servers state be", &b)
+	if want := serversStateHeader + "3 be 1 s1 127.0.0.1 2 8 2 1 7 6 3 4 6 0 0 0 - 80 - 0 0 - - 0\n\n"; b.String() != want {
+		t.Errorf("show servers state:\n%q\nwant\n%q", b.String(), want)
+	}
+	b.Reset()
+	s.Exec("show servers state nope", &b)
+	if b.String() != "Can't find backend.\n\n" {
+		t.Errorf("unknown backend: %q", b.String())
+	}
 }
