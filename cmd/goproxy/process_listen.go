@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +130,10 @@ func (s *listenerSet) listen(a haproxy.Addr, b *haproxy.Bind) (net.Listener, err
 	if ul, ok := l.(*net.UnixListener); ok {
 		// The path belongs to whichever process holds the socket last.
 		ul.SetUnlinkOnClose(false)
+	}
+	if ta, ok := l.Addr().(*net.TCPAddr); ok && a.Port == 0 {
+		// A resumed listener comes back on the port it had.
+		a.Port = ta.Port
 	}
 	p := &pausable{key: key, inner: l, addr: a, bind: b, wake: make(chan struct{})}
 	s.mu.Lock()
@@ -302,10 +307,65 @@ func (p *pausable) Addr() net.Addr {
 	return p.inner.Addr()
 }
 
+// bindError is a listener that could not be opened; serve reports it in
+// HAProxy's words.
+type bindError struct {
+	Bind *haproxy.Bind
+	Addr haproxy.Addr
+	Err  error
+}
+
+func (e *bindError) Error() string { return e.Err.Error() }
+func (e *bindError) Unwrap() error { return e.Err }
+
+// haproxyMessage formats the error as HAProxy 2.6 does:
+// "Binding [file:line] for frontend NAME: cannot bind socket (Address
+// already in use) for [ip:port]".
+func (e *bindError) haproxyMessage(cfg *haproxy.Config) string {
+	kind, name := "frontend", "?"
+	for _, pc := range cfg.Proxies {
+		for _, b := range pc.Binds {
+			if b == e.Bind {
+				kind, name = pc.Kind, pc.Name
+				if kind == "listen" {
+					kind = "proxy"
+				}
+			}
+		}
+	}
+	reason := e.Err.Error()
+	var errno syscall.Errno
+	if errors.As(e.Err, &errno) {
+		reason = errno.Error()
+		if reason != "" {
+			reason = strings.ToUpper(reason[:1]) + reason[1:]
+		}
+	}
+	where := strings.TrimPrefix(listenKey(e.Addr), "tcp:")
+	if e.Addr.Net == "unix" {
+		where = e.Addr.Host
+	}
+	return fmt.Sprintf("Binding [%s:%d] for %s %s: cannot bind socket (%s) for [%s]",
+		e.Bind.Pos.File, e.Bind.Pos.Line, kind, name, reason, where)
+}
+
 // listenFresh binds a new socket for a bind address with SO_REUSEADDR and
 // SO_REUSEPORT (HAProxy sets both unless `noreuseport`), choosing the
-// address family as proxy.Listen does.
+// address family as proxy.Listen does, and applies the bind line's
+// `interface`, `transparent` and `backlog`, and for unix sockets `mode`,
+// `user` and `group`.
 func listenFresh(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
+	l, err := listenSocket(a, b)
+	if err != nil {
+		return nil, &bindError{Bind: b, Addr: a, Err: err}
+	}
+	return l, nil
+}
+
+func listenSocket(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
+	if b == nil {
+		b = &haproxy.Bind{}
+	}
 	network := "tcp4"
 	host := a.Host
 	if host == "*" {
@@ -318,19 +378,11 @@ func listenFresh(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
 	case "tcp4", "tcp6":
 		network = a.Net
 	case "unix":
-		// A stale socket file from a dead process would make bind fail.
-		if fi, err := os.Lstat(a.Host); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			if c, err := net.DialTimeout("unix", a.Host, time.Second); err == nil {
-				c.Close()
-			} else {
-				os.Remove(a.Host)
-			}
-		}
-		return net.Listen("unix", a.Host)
+		return listenUnix(a.Host, b)
 	}
 	if network == "tcp6" && (host == "::" || host == "") {
-		v6only := b != nil && b.V6Only
-		if !v6only && (b == nil || !b.V4V6) {
+		v6only := b.V6Only
+		if !v6only && !b.V4V6 {
 			if v, err := os.ReadFile("/proc/sys/net/ipv6/bindv6only"); err == nil && strings.TrimSpace(string(v)) == "1" {
 				v6only = true
 			}
@@ -341,12 +393,27 @@ func listenFresh(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
 	}
 	lc := net.ListenConfig{
 		KeepAlive: -1,
-		Control: func(_, _ string, c syscall.RawConn) error {
+		Control: func(network, _ string, c syscall.RawConn) error {
 			var serr error
 			err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-				if serr == nil {
-					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+				set := func(level, opt int) {
+					if serr == nil {
+						serr = unix.SetsockoptInt(int(fd), level, opt, 1)
+					}
+				}
+				set(unix.SOL_SOCKET, unix.SO_REUSEADDR)
+				set(unix.SOL_SOCKET, unix.SO_REUSEPORT)
+				if b.Transparent {
+					// Binds addresses this host does not own (a VIP
+					// held by the peer), as HAProxy's `transparent`.
+					if network == "tcp6" {
+						set(unix.SOL_IPV6, unix.IPV6_TRANSPARENT)
+					} else {
+						set(unix.SOL_IP, unix.IP_TRANSPARENT)
+					}
+				}
+				if b.Interface != "" && serr == nil {
+					serr = unix.BindToDevice(int(fd), b.Interface)
 				}
 			})
 			if err != nil {
@@ -357,7 +424,54 @@ func listenFresh(a haproxy.Addr, b *haproxy.Bind) (net.Listener, error) {
 	}
 	l, err := lc.Listen(context.Background(), network, net.JoinHostPort(host, strconv.Itoa(a.Port)))
 	if err != nil {
-		return nil, fmt.Errorf("%w", err)
+		return nil, err
+	}
+	if b.Backlog > 0 {
+		setBacklog(l, b.Backlog)
+	}
+	return l, nil
+}
+
+// setBacklog applies a bind's `backlog` (listen(2) again on a listening
+// socket only changes its queue length).
+func setBacklog(l net.Listener, n int) {
+	sc, ok := l.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) { unix.Listen(int(fd), n) })
+}
+
+// listenUnix binds a unix socket, replacing a stale file left by a dead
+// process, and applies the bind's mode and owner.
+func listenUnix(path string, b *haproxy.Bind) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+		} else {
+			os.Remove(path)
+		}
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if b.Mode != 0 {
+		os.Chmod(path, os.FileMode(b.Mode))
+	}
+	if b.User != "" || b.Group != "" {
+		uid, gid := -1, -1
+		if u, err := user.Lookup(b.User); err == nil {
+			uid, _ = strconv.Atoi(u.Uid)
+		}
+		if g, err := user.LookupGroup(b.Group); err == nil {
+			gid, _ = strconv.Atoi(g.Gid)
+		}
+		os.Lchown(path, uid, gid)
 	}
 	return l, nil
 }

@@ -271,8 +271,19 @@ func TestDaemonBindError(t *testing.T) {
 	if err == nil {
 		t.Fatalf("want a non-zero exit; output:\n%s", out)
 	}
-	if !strings.Contains(string(out), "cannot bind socket") || !strings.Contains(string(out), "[ALERT]") {
-		t.Errorf("output lacks the bind error:\n%s", out)
+	// The same words as HAProxy 2.6 (pids and program path aside).
+	want := []string{
+		fmt.Sprintf("[ALERT]    (PID) : Binding [%s:9] for frontend f: cannot bind socket (Address already in use) for [%s]", cfg, l.Addr()),
+		"[ALERT]    (PID) : [PROG.main()] Some protocols failed to start their listeners! Exiting.",
+	}
+	if got := alertLines(string(out), bin); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("output:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if hap, err := exec.LookPath("haproxy"); err == nil {
+		out, _ := exec.Command(hap, "-D", "-f", cfg, "-p", pidFile).CombinedOutput()
+		if got := alertLines(string(out), hap); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("haproxy says:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 	if _, err := os.Stat(pidFile); err == nil {
 		t.Error("pid file written although nothing serves")
@@ -554,4 +565,20 @@ func TestWorkerLeavesWithoutMaster(t *testing.T) {
 	if !waitFor(5*time.Second, func() bool { return !alive(worker) }) {
 		t.Error("worker still running 5s after its master was killed")
 	}
+}
+
+// alertLines keeps the [ALERT] lines of out with the pid and the program
+// path replaced by PID and PROG.
+func alertLines(out, prog string) []string {
+	var got []string
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "[ALERT]") {
+			continue
+		}
+		if i, j := strings.Index(line, "("), strings.Index(line, ")"); i > 0 && j > i {
+			line = line[:i+1] + "PID" + line[j:]
+		}
+		got = append(got, strings.ReplaceAll(line, prog, "PROG"))
+	}
+	return got
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -124,6 +125,11 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
 		return err
 	}
 	if err := p.Bind(); err != nil {
+		var be *bindError
+		if errors.As(err, &be) {
+			return fmt.Errorf("%s\n[ALERT]    (%d) : [%s.main()] Some protocols failed to start their listeners! Exiting.",
+				be.haproxyMessage(cfg), pid, opts.Program)
+		}
 		return fmt.Errorf("Starting proxy: %w", err)
 	}
 	ls.closeUnused()

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"hapair/internal/fdpass"
+	"hapair/parser/haproxy"
+)
+
+// TestListenKeyMatchesSockName: the key a bind address gets is the name
+// the socket bound to it travels under, so a successor recognises it.
+func TestListenKeyMatchesSockName(t *testing.T) {
+	for _, tc := range []struct {
+		addr haproxy.Addr
+		want string
+	}{
+		{haproxy.Addr{Host: "", Port: 80}, "tcp:0.0.0.0:80"},
+		{haproxy.Addr{Host: "*", Port: 80}, "tcp:0.0.0.0:80"},
+		{haproxy.Addr{Host: "127.0.0.1", Port: 8080}, "tcp:127.0.0.1:8080"},
+		{haproxy.Addr{Net: "tcp6", Host: "", Port: 443}, "tcp:[::]:443"},
+		{haproxy.Addr{Host: "::1", Port: 443}, "tcp:[::1]:443"},
+		{haproxy.Addr{Net: "unix", Host: "/run/x.sock"}, "unix:/run/x.sock"},
+	} {
+		if got := listenKey(tc.addr); got != tc.want {
+			t.Errorf("listenKey(%+v) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+	// A real socket: the two names agree.
+	a := haproxy.Addr{Host: "127.0.18.12", Port: 0}
+	l, err := listenFresh(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a.Port = l.Addr().(*net.TCPAddr).Port
+	f, _ := l.(*net.TCPListener).File()
+	defer f.Close()
+	if name, err := fdpass.SockName(f); err != nil || name != listenKey(a) {
+		t.Errorf("SockName %q (%v), listenKey %q", name, err, listenKey(a))
+	}
+}
+
+// TestListenBindOptions: `interface` binds the socket to the device,
+// SO_REUSEPORT is set, unix sockets get the bind's `mode`.
+func TestListenBindOptions(t *testing.T) {
+	l, err := listenFresh(haproxy.Addr{Host: "127.0.18.12"}, &haproxy.Bind{Interface: "lo", Backlog: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rc, _ := l.(syscall.Conn).SyscallConn()
+	rc.Control(func(fd uintptr) {
+		if dev, err := unix.GetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE); err != nil || dev != "lo" {
+			t.Errorf("SO_BINDTODEVICE = %q, %v", dev, err)
+		}
+		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT); err != nil || v != 1 {
+			t.Errorf("SO_REUSEPORT = %d, %v", v, err)
+		}
+	})
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ul, err := listenFresh(haproxy.Addr{Net: "unix", Host: path}, &haproxy.Bind{Mode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("unix socket mode %v, %v", fi.Mode(), err)
+	}
+}
+
+// TestPausableListener: a paused listener releases its port and its
+// Accept waits; resume binds again and Accept returns connections; Close
+// ends a waiting Accept.
+func TestPausableListener(t *testing.T) {
+	ls := &listenerSet{}
+	l, err := ls.listen(haproxy.Addr{Host: "127.0.18.12"}, &haproxy.Bind{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	accepted := make(chan error, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			accepted <- err
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	warn := func(f string, a ...any) { t.Errorf(f, a...) }
+	ls.setPaused(true, warn)
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("paused listener still accepts")
+	}
+	ls.setPaused(false, warn)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("resumed listener: %v", err)
+	}
+	c.Close()
+	if err := <-accepted; err != nil {
+		t.Fatalf("Accept after resume: %v", err)
+	}
+	ls.setPaused(true, warn)
+	l.Close()
+	if err := <-accepted; err == nil {
+		t.Fatal("Accept did not end on Close")
+	}
+}
