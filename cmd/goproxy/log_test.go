@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -370,8 +371,9 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 			plain: freeAddr(t, "127.0.0.1"), std: freeAddr(t, "127.0.0.1")}
 	}
 	theirs, ours := newLab(), newLab()
-	theirs.out, _ = runProxy(t, "haproxy", hap, theirs.config(server), theirs.ready)
-	ours.out, _ = runProxy(t, "goproxy", gop, ours.config(server), ours.ready)
+	var theirCmd, ourCmd *exec.Cmd
+	theirs.out, theirCmd = runProxy(t, "haproxy", hap, theirs.config(server), theirs.ready)
+	ours.out, ourCmd = runProxy(t, "goproxy", gop, ours.config(server), ours.ready)
 	want := theirs.drive(t, "haproxy")
 	got := ours.drive(t, "goproxy")
 	for i := range want {
@@ -385,6 +387,18 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 				continue
 			}
 			t.Errorf("log line differs:\nhaproxy: %s\ngoproxy: %s\n(raw haproxy: %s\n raw goproxy: %s)", w, g, want[i], got[i])
+		}
+	}
+
+	// Soft stop: every proxy's "stopped" line with its cumulated
+	// connections (fready has `no log`: stderr only).
+	theirCmd.Process.Signal(syscall.SIGUSR1)
+	ourCmd.Process.Signal(syscall.SIGUSR1)
+	for _, px := range []string{"fh", "fclf", "ffmt", "ft", "fnull", "fnosrv", "ftag", "fplain", "fstd", "be", "bt", "bnone"} {
+		sub := "Proxy " + px + " stopped"
+		w, g := maskLog(theirs.sink.wait(t, "haproxy", sub)), maskLog(ours.sink.wait(t, "goproxy", sub))
+		if w != g {
+			t.Errorf("soft-stop line differs:\nhaproxy: %s\ngoproxy: %s", w, g)
 		}
 	}
 }
