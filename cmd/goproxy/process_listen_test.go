@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -114,5 +115,40 @@ func TestPausableListener(t *testing.T) {
 	l.Close()
 	if err := <-accepted; err == nil {
 		t.Fatal("Accept did not end on Close")
+	}
+}
+
+// TestGetsocksOnStatsSocket: a running goproxy hands its listeners over a
+// `stats socket ... expose-fd listeners` line as HAProxy 2.6 does, at the
+// default level too (HAProxy grants `_getsocks` with expose-fd, whatever
+// the level).
+func TestGetsocksOnStatsSocket(t *testing.T) {
+	for _, level := range []string{"", " level admin"} {
+		dir := t.TempDir()
+		sock := filepath.Join(dir, "s.sock")
+		addr := freeAddr(t, "127.0.18.12")
+		cfg := filepath.Join(dir, "g.cfg")
+		writeFile(t, cfg, httpCfg("    stats socket "+sock+level+" expose-fd listeners\n", addr, "127.0.18.12:9"))
+		_, out := startForeground(t, "-db", "-f", cfg)
+		if !waitFor(5*time.Second, func() bool { return serving(addr) }) {
+			t.Fatalf("not serving:\n%s", out)
+		}
+		var files []*os.File
+		var err error
+		waitFor(5*time.Second, func() bool { files, err = fdpass.FetchGetsocks(sock, 2*time.Second); return err == nil })
+		if err != nil {
+			t.Errorf("stats socket%s: _getsocks: %v", level, err)
+			continue
+		}
+		found := false
+		for _, f := range files {
+			if name, _ := fdpass.SockName(f); name == "tcp:"+addr {
+				found = true
+			}
+			f.Close()
+		}
+		if !found {
+			t.Errorf("stats socket%s: the listener %s was not among the %d sockets", level, addr, len(files))
+		}
 	}
 }
