@@ -19,8 +19,18 @@ import (
 // frontend on a free loopback address and returns that address and the
 // channel receiving run's exit code.
 func startGoproxy(t *testing.T) (string, chan int) {
+	return startGoproxyWith(t, nil)
+}
+
+// startGoproxyWith is startGoproxy whose server reports each request's
+// arrival (head received, body not yet read) on started.
+func startGoproxyWith(t *testing.T, started chan<- struct{}) (string, chan int) {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if started != nil {
+			started <- struct{}{}
+		}
+		io.ReadAll(r.Body)
 		fmt.Fprintf(w, "xff=%s", r.Header.Get("X-Forwarded-For"))
 	}))
 	t.Cleanup(srv.Close)
@@ -64,40 +74,53 @@ backend b
 	return addr, code
 }
 
+// inFlight opens a connection and sends a request whose body is still to
+// come, and returns once the server has the request: the request is in
+// flight in the proxy, with no sleep needed to know it.
+func inFlight(t *testing.T, addr string, started <-chan struct{}) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not reach the server")
+	}
+	return c
+}
+
 func TestServeSoftStopSIGUSR1(t *testing.T) {
-	addr, code := startGoproxy(t)
+	started := make(chan struct{}, 4)
+	addr, code := startGoproxyWith(t, started)
 	resp, err := http.Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
+	<-started
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "xff=127.") {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
-	// An in-flight request (head sent, not finished) completes after SIGUSR1.
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
-	time.Sleep(50 * time.Millisecond)
+	// An in-flight request (body not sent yet) completes after SIGUSR1.
+	c := inFlight(t, addr, started)
 	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
 	// New connections are refused once the listener is closed.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	if !waitFor(5*time.Second, func() bool {
 		nc, err := net.Dial("tcp", addr)
 		if err != nil {
-			break
+			return true
 		}
 		nc.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("listener still open after SIGUSR1")
-		}
-		time.Sleep(10 * time.Millisecond)
+		return false
+	}) {
+		t.Fatal("listener still open after SIGUSR1")
 	}
-	io.WriteString(c, "\r\n")
+	io.WriteString(c, "hello")
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got, _ := io.ReadAll(c)
 	if !strings.HasPrefix(string(got), "HTTP/1.1 200") || !strings.Contains(string(got), "connection: close") {
@@ -114,14 +137,9 @@ func TestServeSoftStopSIGUSR1(t *testing.T) {
 }
 
 func TestServeHardStopSIGTERM(t *testing.T) {
-	addr, code := startGoproxy(t)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n") // never finished
-	time.Sleep(50 * time.Millisecond)
+	started := make(chan struct{}, 4)
+	addr, code := startGoproxyWith(t, started)
+	c := inFlight(t, addr, started) // never finished
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	select {
 	case rc := <-code:
