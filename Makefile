@@ -4,6 +4,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 ETCDIR  ?= $(PREFIX)/etc
+MANDIR  ?= $(PREFIX)/share/man
 # Where the init scripts and units go, and the paths written into them.
 INITDIR    ?= /etc/init.d
 SYSTEMDDIR ?= /lib/systemd/system
@@ -94,6 +95,10 @@ install: build
 	$(SUBST) init/systemd/keepalived.service > $(DESTDIR)$(SYSTEMDDIR)/keepalived.service
 	install -d $(DESTDIR)$(dir $(CONFFILE)) $(DESTDIR)$(dir $(KACONFFILE)) $(DESTDIR)$(dir $(PIDFILE))
 	[ -e $(DESTDIR)$(CONFFILE) ] || install -m 0644 init/haproxy.cfg.sample $(DESTDIR)$(CONFFILE)
+	install -d $(DESTDIR)$(MANDIR)/man1
+	{ printf '.TH GOPROXY 1\n.SH NAME\ngoproxy, haproxy \\- drop-in replacement for HAProxy\n.SH SYNOPSIS\n.nf\n'; \
+	  bin/goproxy --help; printf '.fi\n'; } > $(DESTDIR)$(MANDIR)/man1/goproxy.1
+	ln -sfn goproxy.1 $(DESTDIR)$(MANDIR)/man1/haproxy.1
 	[ -e $(DESTDIR)$(KACONFFILE) ] || install -m 0644 init/keepalived.conf.sample $(DESTDIR)$(KACONFFILE)
 
 clean:

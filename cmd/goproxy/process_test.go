@@ -378,7 +378,7 @@ func TestInstallSeedLayout(t *testing.T) {
 	os.Chmod(root, 0o755)
 	prefix := filepath.Join(root, "usr/local/haproxy")
 	makeInstall(t, root, prefix)
-	for _, f := range []string{"sbin/haproxy", "sbin/goproxy", "conf/haproxy.cfg", "logs"} {
+	for _, f := range []string{"sbin/haproxy", "sbin/goproxy", "conf/haproxy.cfg", "logs", "share/man/man1/haproxy.1"} {
 		if _, err := os.Stat(filepath.Join(prefix, f)); err != nil {
 			t.Errorf("seed layout: %v", err)
 		}
