@@ -231,38 +231,87 @@ func (c *checksPart) transition(p *proxy.Proxy, sc *serverCheck, ev checks.Event
 		return // in maintenance: the operator's state wins, as HAProxy
 	}
 	p.SetServerState(sc.backend, sc.server, ev.Up)
-	be := p.Backend(sc.backend)
-	e := &logfmt.ServerEvent{Backend: sc.backend, Server: sc.server, Backup: sc.backup,
-		Reason: ev.Result.Status.Description(), Code: ev.Result.Code, HasCode: ev.Result.Status.HasCode(),
-		Info: ev.Result.Info, Duration: ev.Result.Duration.Milliseconds()}
-	if be != nil {
-		for _, s := range be.Servers {
-			if !s.Up() || s.Weight() <= 0 {
-				continue
-			}
-			if s.Cfg.Backup {
-				e.BackupLeft++
-			} else {
-				e.ActiveLeft++
-			}
-		}
-		if s := be.Server(sc.server); s != nil && !ev.Up {
+	e := serverEvent(p, sc.backend, sc.server)
+	e.Reason, e.Code, e.HasCode = ev.Result.Status.Description(), ev.Result.Code, ev.Result.Status.HasCode()
+	e.Info, e.Duration = ev.Result.Info, ev.Result.Duration.Milliseconds()
+	if ev.Up {
+		logServerLine(p, c.env, sc.backend, logfmt.LevelServerUp, logfmt.AppendServerUp(nil, e), false)
+		return
+	}
+	logServerLine(p, c.env, sc.backend, logfmt.LevelServerDown, logfmt.AppendServerDown(nil, e),
+		e.ActiveLeft == 0 && e.BackupLeft == 0)
+}
+
+// serverEvent describes backend/server and its backend after a change:
+// servers left in service (up with a weight, as HAProxy counts usable
+// servers) and the server's sessions.
+func serverEvent(p *proxy.Proxy, backend, server string) *logfmt.ServerEvent {
+	e := &logfmt.ServerEvent{Backend: backend, Server: server}
+	be := p.Backend(backend)
+	if be == nil {
+		return e
+	}
+	for _, s := range be.Servers {
+		if s.Name == server {
+			e.Backup = s.Cfg.Backup
 			e.SessionsActive = int(s.Counters.Scur.Load())
 		}
+		if !s.Up() || s.Weight() <= 0 {
+			continue
+		}
+		if s.Cfg.Backup {
+			e.BackupLeft++
+		} else {
+			e.ActiveLeft++
+		}
 	}
-	var b []byte
-	level := logfmt.LevelServerUp
-	if ev.Up {
-		b = logfmt.AppendServerUp(b, e)
-	} else {
-		b = logfmt.AppendServerDown(b, e)
-		level = logfmt.LevelServerDown
+	return e
+}
+
+// logServerLine sends a server event line to the backend's log targets
+// and to stderr as a warning, then, when none is left, HAProxy's "backend
+// has no server available!" (emerg in syslog, an alert on stderr).
+func logServerLine(p *proxy.Proxy, env *partEnv, backend string, level int, line []byte, none bool) {
+	logEvent(p.Config(), backend, level, string(line))
+	env.Warn("%s", line)
+	if none {
+		logEvent(p.Config(), backend, logfmt.LevelNoServer, string(logfmt.AppendNoServer(nil, backend)))
+		env.Alert("backend '%s' has no server available!", backend)
 	}
-	logEvent(c.cfg, sc.backend, level, string(b))
-	c.env.Warn("%s", b)
-	if !ev.Up && e.ActiveLeft == 0 && e.BackupLeft == 0 {
-		logEvent(c.cfg, sc.backend, logfmt.LevelNoServer, string(logfmt.AppendNoServer(nil, sc.backend)))
-		c.env.Alert("backend '%s' has no server available!", sc.backend)
+}
+
+// adminChange is an operator's change of a server's state (stats socket
+// or stats page), for logServerAdmin.
+type adminChange int
+
+// The operator's changes HAProxy logs.
+const (
+	adminMaint   adminChange = iota // disable server, set server state maint
+	adminReady                      // enable server, state ready, leaving maint
+	adminDrain                      // set server state drain
+	adminUndrain                    // state ready, leaving drain
+)
+
+// logServerAdmin logs an operator's change of backend/server as HAProxy
+// 2.6 does (measured with the stats socket): "Server be/s1 is going DOWN
+// for maintenance. ..." (alert), "Server be/s1 is UP/READY (leaving forced
+// maintenance)." (notice), "Server be/s1 enters drain state. ..." and
+// "Server be/s1 is UP (leaving forced drain)." (notice); to the backend's
+// log targets and to stderr, with "backend be has no server available!"
+// when maintenance leaves none. Call it after applying the change to p,
+// so that the counts are those after the change.
+func logServerAdmin(p *proxy.Proxy, env *partEnv, backend, server string, ch adminChange) {
+	e := serverEvent(p, backend, server)
+	switch ch {
+	case adminMaint:
+		logServerLine(p, env, backend, logfmt.LevelServerDown, logfmt.AppendServerMaint(nil, e),
+			e.ActiveLeft == 0 && e.BackupLeft == 0)
+	case adminReady:
+		logServerLine(p, env, backend, logfmt.LevelServerUp, logfmt.AppendServerReady(nil, e), false)
+	case adminDrain:
+		logServerLine(p, env, backend, logfmt.LevelServerUp, logfmt.AppendServerDrain(nil, e), false)
+	case adminUndrain:
+		logServerLine(p, env, backend, logfmt.LevelServerUp, logfmt.AppendServerUndrain(nil, e), false)
 	}
 }
 

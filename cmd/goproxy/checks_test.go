@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -363,5 +364,132 @@ backend be
 	part.Close()
 	if _, ok := checkSnapshot(p, "be", "up"); ok {
 		t.Error("snapshot still served after Close")
+	}
+}
+
+// TestServerAdminLinesMatchHAProxy applies operator changes (maint,
+// ready, drain, undrain) to haproxy through its stats socket and to an
+// in-process goproxy runtime through logServerAdmin, and compares the
+// syslog and stderr lines.
+func TestServerAdminLinesMatchHAProxy(t *testing.T) {
+	hap := testenv.LookPath(t, "haproxy")
+	srv := newTagServer(t, "adm")
+	steps := []struct {
+		cmd             string
+		server          string
+		up              bool
+		weight          int
+		change          adminChange
+		syslog, stderrW string
+	}{
+		{"disable server be/s1", "s1", false, 1, adminMaint, "Server be/s1 is going DOWN", "Server be/s1 is going DOWN"},
+		{"enable server be/s1", "s1", true, 1, adminReady, "Server be/s1 is UP/READY", "Server be/s1 is UP/READY"},
+		{"set server be/s1 state drain", "s1", true, 0, adminDrain, "Server be/s1 enters drain", "Server be/s1 enters drain"},
+		{"set server be/s1 state ready", "s1", true, 1, adminUndrain, "leaving forced drain", "leaving forced drain"},
+		{"set server be/s1 state maint", "s1", false, 1, adminMaint, "Server be/s1 is going DOWN", "Server be/s1 is going DOWN"},
+		{"set server be/s2 state maint", "s2", false, 1, adminMaint, "Server be/s2 is going DOWN", "Server be/s2 is going DOWN"},
+	}
+	cfgText := func(sink, fe, sock string) string {
+		return fmt.Sprintf(`global
+    log %s local0
+    stats socket %s mode 600 level admin
+defaults
+    mode http
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %s
+    default_backend be
+backend be
+    server s1 %s
+    server s2 %s
+    server bk %s backup disabled
+`, sink, sock, fe, srv.addr, srv.addr, srv.addr)
+	}
+
+	// haproxy through its stats socket.
+	hsink, hfe, sock := newSyslogSink(t), freeAddr(t, "127.0.0.1"), filepath.Join(t.TempDir(), "s.sock")
+	hout, _ := runProxy(t, "haproxy", hap, cfgText(hsink.addr, hfe, sock), hfe)
+	var want, wantErr []string
+	for i, st := range steps {
+		statsCmd(t, "unix", sock, st.cmd)
+		// The nth matching line, so that repeated texts are told apart.
+		n := 0
+		for _, p := range steps[:i+1] {
+			if p.syslog == st.syslog {
+				n++
+			}
+		}
+		if !waitFor(5*time.Second, func() bool { return hsink.count(st.syslog) >= n }) {
+			t.Fatalf("haproxy: no line %q after %q:\n%s", st.syslog, st.cmd, strings.Join(hsink.all(), "\n"))
+		}
+	}
+	if !waitFor(5*time.Second, func() bool { return hsink.count("has no server available") == 1 }) {
+		t.Fatalf("haproxy: no 'no server available' line:\n%s", strings.Join(hsink.all(), "\n"))
+	}
+	want = hsink.all()
+	if len(want) != len(steps)+1 {
+		t.Fatalf("haproxy: %d lines, want %d:\n%s", len(want), len(steps)+1, strings.Join(want, "\n"))
+	}
+	for l := range strings.SplitSeq(hout.String(), "\n") {
+		if strings.Contains(l, "Server be/") || strings.Contains(l, "no server available") {
+			wantErr = append(wantErr, l)
+		}
+	}
+
+	// goproxy's runtime in process, with its logging part.
+	gsink := newSyslogSink(t)
+	cfg, d := haproxy.Parse("test.cfg", []byte(cfgText(gsink.addr, freeAddr(t, "127.0.0.1"), filepath.Join(t.TempDir(), "g.sock"))), haproxy.LoadOptions{})
+	if d.HasAlerts() {
+		t.Fatal(d.String())
+	}
+	var mu sync.Mutex
+	var gotErr []string
+	env := &partEnv{Pid: 1,
+		Warn: func(f string, a ...any) {
+			mu.Lock()
+			gotErr = append(gotErr, fmt.Sprintf("[WARNING]  (1) : "+f, a...))
+			mu.Unlock()
+		},
+		Alert: func(f string, a ...any) {
+			mu.Lock()
+			gotErr = append(gotErr, fmt.Sprintf("[ALERT]    (1) : "+f, a...))
+			mu.Unlock()
+		}}
+	lp, _ := newLogPart(cfg, env)
+	var opts proxy.Options
+	if err := lp.Configure(&opts); err != nil {
+		t.Fatal(err)
+	}
+	defer lp.Close()
+	p, err := proxy.New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range steps {
+		p.SetServerWeight("be", st.server, st.weight)
+		p.SetServerState("be", st.server, st.up)
+		logServerAdmin(p, env, "be", st.server, st.change)
+	}
+	if !waitFor(5*time.Second, func() bool { return len(gsink.all()) >= len(want) }) {
+		t.Fatalf("goproxy: %d lines, want %d:\n%s", len(gsink.all()), len(want), strings.Join(gsink.all(), "\n"))
+	}
+	got := gsink.all()
+	for i := range want {
+		if w, g := maskLog(want[i]), maskLog(got[i]); w != g {
+			t.Errorf("syslog line %d differs:\nhaproxy: %s\ngoproxy: %s", i, w, g)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(gotErr) != len(wantErr) {
+		t.Fatalf("stderr: haproxy %d lines, goproxy %d:\n%s\n--\n%s", len(wantErr), len(gotErr), strings.Join(wantErr, "\n"), strings.Join(gotErr, "\n"))
+	}
+	for i := range wantErr {
+		if w, g := maskLog(wantErr[i]), maskLog(gotErr[i]); w != g {
+			t.Errorf("stderr line %d differs:\nhaproxy: %s\ngoproxy: %s", i, w, g)
+		}
 	}
 }
