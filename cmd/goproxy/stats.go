@@ -307,10 +307,10 @@ type proxyControl struct {
 	start time.Time
 	// iidShift is 1 when a stats socket exists: HAProxy's CLI frontend
 	// takes the first proxy id.
-	iidShift int
-	maxconn  int
-	nchecks  int
-	sockets  int // stats sockets listening (counted in Listeners)
+	iidShift  int
+	maxconn   int
+	fdReserve int
+	sockets   int // stats sockets listening (counted in Listeners)
 
 	mu       sync.Mutex
 	p        *proxy.Proxy
@@ -322,8 +322,8 @@ type proxyControl struct {
 }
 
 func newProxyControl(cfg *haproxy.Config, pid int) *proxyControl {
-	n := countChecks(cfg)
-	c := &proxyControl{cfg: cfg, pid: pid, start: time.Now(), maxconn: defaultMaxconn(cfg, n), nchecks: n}
+	r := fdReserve(cfg)
+	c := &proxyControl{cfg: cfg, pid: pid, start: time.Now(), maxconn: defaultMaxconn(cfg, r), fdReserve: r}
 	if len(cfg.Global.StatsSockets) > 0 {
 		c.iidShift = 1
 	}
@@ -331,18 +331,37 @@ func newProxyControl(cfg *haproxy.Config, pid int) *proxyControl {
 }
 
 // defaultMaxconn is the global maxconn, or HAProxy 2.6's value derived
-// from the file descriptor limit when none is configured: two descriptors
-// per connection, a few reserved, one per health check (measured:
-// ulimit-n 20000 gives 9986 without checks, 9982 with four).
-func defaultMaxconn(cfg *haproxy.Config, nchecks int) int {
+// from the file descriptor limit when none is configured: what is left
+// after the reserved descriptors (fdReserve), two per connection.
+func defaultMaxconn(cfg *haproxy.Config, reserve int) int {
 	if cfg.Global.Maxconn > 0 {
 		return cfg.Global.Maxconn
 	}
 	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 64 {
-		return int(min(rl.Cur, 1<<22)-28)/2 - nchecks
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > uint64(reserve)+2 {
+		return int(min(rl.Cur, 1<<22)-uint64(reserve)) / 2
 	}
 	return 4096
+}
+
+// fdReserve is the number of descriptors HAProxy 2.6 keeps apart from
+// connections: 26, one per listening socket (bind addresses and stats
+// sockets) and one per health check (measured with ulimit-n 20000 over
+// 1-3 binds, 1-2 sockets, 0-4 checks: maxconn = (20000 - reserve) / 2,
+// maxsock = 2 * maxconn + reserve).
+func fdReserve(cfg *haproxy.Config) int {
+	n := 26 + len(cfg.Global.StatsSockets) + countChecks(cfg)
+	for _, pc := range cfg.Proxies {
+		if pc.Disabled || pc.Cap&haproxy.CapFE == 0 {
+			continue
+		}
+		for _, b := range pc.Binds {
+			for _, a := range b.Addrs {
+				n += max(1, a.PortEnd-a.Port+1)
+			}
+		}
+	}
+	return n
 }
 
 // countChecks counts the servers with a health check.
@@ -684,9 +703,8 @@ func (c *proxyControl) Info() stats.Info {
 		// Not measured: 100 (idle) rather than 0, which monitoring
 		// checks would read as a saturated process.
 		IdlePct: 100}
-	// HAProxy's maxsock: two descriptors per connection and per check
-	// plus its reserve (measured: 19999 for ulimit-n 20000).
-	in.Maxsock = 2*c.maxconn + 2*c.nchecks + 27
+	// HAProxy's maxsock: two descriptors per connection plus its reserve.
+	in.Maxsock = 2*c.maxconn + c.fdReserve
 	in.UlimitN = in.Maxsock
 	if c.cfg.Global.UlimitN > 0 {
 		in.UlimitN = c.cfg.Global.UlimitN

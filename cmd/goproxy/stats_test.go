@@ -774,16 +774,23 @@ func promShape(s string) []string {
 
 // TestStatsPageChromium renders goproxy's stats page in headless
 // Chromium (Debian's chromium package) with one server up and one down,
-// checks the rendered DOM and keeps a screenshot (under artifacts/ of the
-// repository when writable, else in the test's directory; the path is
-// logged).
+// checks the rendered DOM, compares its tables with HAProxy's page on the
+// same configuration (row classes, names, statuses, last check, weights,
+// limits) and keeps a screenshot (under artifacts/ of the repository when
+// writable, else in the test's directory; the path is logged).
 func TestStatsPageChromium(t *testing.T) {
 	chromium := testenv.LookPath(t, "chromium")
+	hbin := testenv.LookPath(t, "haproxy")
 	gbin := goproxyBinary(t)
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "stats.sock")
-	page := freeAddr(t, "127.0.0.1")
-	cfg := fmt.Sprintf(`global
+	web1, web2, o1 := backend(t, "127.0.0.1", "A"), freeAddr(t, "127.0.0.1"), freeAddr(t, "127.0.0.1")
+	// start runs bin on the page configuration and returns its stats
+	// socket and page address once web2 is DOWN (or in maintenance when
+	// goproxy has no checks).
+	start := func(bin, name string) (sock, page, downStatus string) {
+		sock = filepath.Join(dir, name+".sock")
+		page = freeAddr(t, "127.0.0.1")
+		cfg := fmt.Sprintf(`global
     stats socket %s level admin
 defaults
     mode http
@@ -803,48 +810,46 @@ listen stats
     stats show-legends
     stats scope be
     stats scope .
-`, sock, backend(t, "127.0.0.1", "A"), freeAddr(t, "127.0.0.1"), freeAddr(t, "127.0.0.1"), page)
-	path := filepath.Join(dir, "haproxy.cfg")
-	writeFile(t, path, cfg)
-	cmd := exec.Command(gbin, "-db", "-f", path)
-	out := &lockedBuf{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if !waitFor(10*time.Second, func() bool {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
+`, sock, web1, web2, o1, page)
+		path := filepath.Join(dir, name+".cfg")
+		writeFile(t, path, cfg)
+		cmd := exec.Command(bin, "-db", "-f", path)
+		out := &lockedBuf{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-		return err == nil
-	}) {
-		t.Fatalf("no stats socket: %s", out.String())
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		if !waitFor(10*time.Second, func() bool {
+			c, err := net.Dial("unix", sock)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		}) {
+			t.Fatalf("%s: no stats socket: %s", name, out.String())
+		}
+		status := func() map[string]string {
+			rows, _ := stats.ParseCSV(strings.NewReader(statsCmd(t, "unix", sock, "show stat")))
+			return statuses(rows)
+		}
+		downStatus = "DOWN"
+		if status()["be/web2"] == "no check" {
+			t.Logf("%s runs no health checks: web2 put in maintenance instead", name)
+			statsCmd(t, "unix", sock, "disable server be/web2")
+			downStatus = "MAINT"
+		}
+		if !waitFor(10*time.Second, func() bool { st := status(); return st["be/web2"] == downStatus && st["be/web1"] == "UP" }) {
+			t.Fatalf("%s: web2 not %s: %v", name, downStatus, status())
+		}
+		return sock, page, downStatus
 	}
-	// web2 goes DOWN by its health check; without checks in goproxy the
-	// operator's maintenance stands in for it (logged).
-	upClass, downClass, downStatus := "active_up", "active_down", "DOWN"
-	status := func() map[string]string {
-		rows, _ := stats.ParseCSV(strings.NewReader(statsCmd(t, "unix", sock, "show stat")))
-		return statuses(rows)
-	}
-	if status()["be/web2"] == "no check" {
-		t.Log("goproxy runs no health checks yet: web2 put in maintenance instead")
-		statsCmd(t, "unix", sock, "disable server be/web2")
-		upClass, downClass, downStatus = "active_no_check", "maintain", "MAINT"
-	}
-	if !waitFor(10*time.Second, func() bool { st := status(); return st["be/web2"] == downStatus && st["be/web1"] != downStatus }) {
-		t.Fatalf("web2 not %s: %v", downStatus, status())
-	}
-
-	url := "http://admin:secret@" + page + "/admin?stats"
-	run := func(args ...string) []byte {
+	run := func(page string, args ...string) []byte {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + filepath.Join(dir, "chromium")}
-		c := exec.CommandContext(ctx, chromium, append(append(base, args...), url)...)
+		c := exec.CommandContext(ctx, chromium, append(append(base, args...), "http://admin:secret@"+page+"/admin?stats")...)
 		var stdout, stderr bytes.Buffer
 		c.Stdout, c.Stderr = &stdout, &stderr
 		if err := c.Run(); err != nil {
@@ -852,7 +857,13 @@ listen stats
 		}
 		return stdout.Bytes()
 	}
-	dom := string(run("--dump-dom"))
+
+	_, gpage, downStatus := start(gbin, "goproxy")
+	dom := string(run(gpage, "--dump-dom"))
+	upClass, downClass := "active_up", "active_down"
+	if downStatus == "MAINT" {
+		downClass = "maintain"
+	}
 	cell := `(<td[^>]*>[^<]*</td>)*?`
 	name := func(n string) string {
 		return `<td class="ac"><a name="be/` + n + `"></a><a class="lfsb" href="#be/` + n + `">` + n + `</a></td>`
@@ -860,8 +871,8 @@ listen stats
 	for _, re := range []string{
 		`<title>Statistics Report for HAProxy</title>`,
 		`<h2>Statistics Report for pid \d+</h2>`,
-		`<tr class="` + upClass + `"><td></td>` + name("web1"),
-		`<tr class="` + downClass + `"><td></td>` + name("web2"),
+		`<tr class="` + upClass + `">` + name("web1"),
+		`<tr class="` + downClass + `">` + name("web2"),
 		name("web2") + cell + `<td class="ac">\d+s ` + downStatus + `</td>`,
 		`<a name="be"></a><a class="px" href="#be">be</a></th>`,
 		`<a class="lfsb" href="#be/Backend">Backend</a>`,
@@ -875,6 +886,31 @@ listen stats
 	if strings.Contains(dom, `<a name="other">`) || !strings.Contains(dom, `<a name="stats">`) {
 		t.Error("stats scope be + . not applied")
 	}
+
+	// HAProxy's page, rendered the same way: the same rows with the same
+	// classes and the same values in the columns that do not depend on
+	// time or traffic.
+	if downStatus == "DOWN" {
+		_, hpage, _ := start(hbin, "haproxy")
+		theirs, ours := pageRows(string(run(hpage, "--dump-dom"))), pageRows(dom)
+		if len(theirs) != len(ours) || len(theirs) < 5 {
+			t.Errorf("page rows: haproxy %d, goproxy %d", len(theirs), len(ours))
+		}
+		for i := range min(len(theirs), len(ours)) {
+			a, b := theirs[i], ours[i]
+			if a[0] != b[0] || len(a) != len(b) {
+				t.Errorf("page row %d: haproxy %q, goproxy %q", i, a, b)
+				continue
+			}
+			// class, name, queue limit, session limit, status, last
+			// check, weight, act, bck, chk, dwn, thrtle
+			for _, c := range []int{0, 1, 4, 10, 23, 24, 25, 26, 27, 28, 29, 31} {
+				if c < len(a) && a[c] != b[c] {
+					t.Errorf("page row %s column %d: haproxy %q, goproxy %q", a[1], c, a[c], b[c])
+				}
+			}
+		}
+	}
 	if t.Failed() {
 		t.Logf("DOM:\n%s", dom)
 	}
@@ -884,12 +920,49 @@ listen stats
 		shotDir = dir
 	}
 	shot, _ := filepath.Abs(filepath.Join(shotDir, "stats-page-chromium.png"))
-	run("--window-size=1400,700", "--screenshot="+shot)
+	run(gpage, "--window-size=1400,700", "--screenshot="+shot)
 	b, err := os.ReadFile(shot)
 	if err != nil || len(b) < 1000 || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Fatalf("screenshot %s: %d bytes, %v", shot, len(b), err)
 	}
 	t.Logf("stats page screenshot: %s (%d bytes)", shot, len(b))
+}
+
+var (
+	domRow   = regexp.MustCompile(`(?s)<tr class="([a-z_]+)">(.*?)</tr>`)
+	domCell  = regexp.MustCompile(`(?s)<td([^>]*)>(.*?)</td>`)
+	domTips  = regexp.MustCompile(`(?s)<div class="tips">.*?</div>`)
+	domTag   = regexp.MustCompile(`<[^>]*>`)
+	domSpan  = regexp.MustCompile(`colspan="(\d+)"`)
+	domTime  = regexp.MustCompile(`^(\d+[dhms])+ `)
+	domCheck = regexp.MustCompile(` in \d+ms$`)
+)
+
+// pageRows reads the proxy tables of a rendered stats page: per row its
+// class then the text of each column (colspans expanded), with the time
+// before a status and the duration after a check result removed.
+func pageRows(dom string) [][]string {
+	var out [][]string
+	for _, m := range domRow.FindAllStringSubmatch(domTips.ReplaceAllString(dom, ""), -1) {
+		if m[1] == "titre" {
+			continue
+		}
+		row := []string{m[1]}
+		for _, c := range domCell.FindAllStringSubmatch(m[2], -1) {
+			text := strings.TrimSpace(strings.ReplaceAll(domTag.ReplaceAllString(c[2], ""), "\u00a0", " "))
+			text = domCheck.ReplaceAllString(domTime.ReplaceAllString(text, ""), "")
+			n := 1
+			if sm := domSpan.FindStringSubmatch(c[1]); sm != nil {
+				fmt.Sscan(sm[1], &n)
+			}
+			row = append(row, text)
+			for range n - 1 {
+				row = append(row, "")
+			}
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 // TestStatsSocketAcrossReload: after `-x sock -sf old`, the new process

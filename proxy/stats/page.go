@@ -320,9 +320,11 @@ func (p *Page) renderProxy(b *bytes.Buffer, rows []Row, admin, upOnly bool) {
 	}
 	w("<table class=\"tbl\" width=\"100%%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%%\"><a name=\"%s\"></a><a class=px href=\"#%s\">%s</a></th><th class=\"empty\" width=\"90%%\"></th></tr>\n</table>\n", px, px, px)
 	w("<table class=\"tbl\" width=\"100%%\">\n<tr class=\"titre\">")
+	// With `stats admin`, every table has a first column for the
+	// checkboxes, empty where there is nothing to check.
 	if form {
 		w("<th rowspan=2 width=1></th>")
-	} else {
+	} else if admin {
 		w("<th rowspan=2></th>")
 	}
 	w("<th rowspan=2></th><th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th><th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th><th colspan=9>Server</th></tr>\n")
@@ -352,7 +354,7 @@ func (p *Page) renderProxy(b *bytes.Buffer, rows []Row, admin, upOnly bool) {
 		w("<tr class=\"%s\">", class)
 		if form && r[FType] == "2" {
 			w("<td><input type=\"checkbox\" name=\"s\" value=\"%s\"></td>", esc(r[FSvname]))
-		} else {
+		} else if admin {
 			w("<td></td>")
 		}
 		w("<td class=ac><a name=\"%s/%s\"></a><a class=lfsb href=\"#%s/%s\">%s</a></td>", px, esc(name), px, esc(name), esc(name))
@@ -428,7 +430,7 @@ func (p *Page) renderProxy(b *bytes.Buffer, rows []Row, admin, upOnly bool) {
 			if r[FDowntime] != "" {
 				td(humanTime(r.Int(FDowntime)))
 			} else {
-				td("")
+				w("<td>&nbsp;</td>")
 			}
 			td("")
 		}
