@@ -31,6 +31,7 @@ type Backend struct {
 	bal   *balance.Balancer
 	rules *ruleSet
 	ck    *cookiePersist // `cookie` persistence, nil without
+	stick []*stickRule   // stick on|match|store-request
 
 	qmu     sync.Mutex
 	waiters []chan struct{} // FIFO of queued requests waiting for a slot
@@ -42,6 +43,7 @@ type Server struct {
 	Cfg      *haproxy.Server
 	Name     string
 	Index    int
+	id       int // HAProxy's puid: `id`, else the position from 1 (stick tables)
 	Counters Counters
 	up       atomic.Bool
 	ip       netip.Addr // resolved once at start, as HAProxy (invalid: dial by name)
@@ -67,7 +69,10 @@ func newBackend(p *Proxy, pc *haproxy.Proxy) (*Backend, error) {
 	be := &Backend{p: p, Cfg: pc, Name: pc.Name}
 	members := make([]balance.Member, len(pc.Servers))
 	for i, sc := range pc.Servers {
-		s := &Server{be: be, Cfg: sc, Name: sc.Name, Index: i}
+		s := &Server{be: be, Cfg: sc, Name: sc.Name, Index: i, id: i + 1}
+		if sc.ID > 0 {
+			s.id = sc.ID
+		}
 		s.up.Store(!sc.Disabled)
 		s.ip = resolveOnce(sc.Addr.Host)
 		if s.ip.IsValid() && !sc.Addr.NoPort && !sc.Addr.PortOff {
@@ -96,6 +101,9 @@ func newBackend(p *Proxy, pc *haproxy.Proxy) (*Backend, error) {
 	}
 	be.rules = rs
 	be.ck = newCookiePersist(pc)
+	if be.stick, err = p.compileStickRules(pc); err != nil {
+		return nil, err
+	}
 	return be, nil
 }
 

@@ -15,13 +15,19 @@ type txn struct {
 	req      *http1.Request // nil in mode tcp
 	frontend string
 	backend  string
-	a        acl.Txn // refreshed before each evaluation (headers change)
+	trk      *trackers         // stick counters tracked (nil: none)
+	vars     map[string]string // set-var variables (nil: none)
+	payload  []byte            // tcp-request content: bytes buffered so far
+	a        acl.Txn           // refreshed before each evaluation (headers change)
 }
 
 // aclTxn returns the acl view of t, up to date with header edits.
 func (t *txn) aclTxn() *acl.Txn {
 	a := &t.a
-	*a = acl.Txn{Src: t.src, Dst: t.dst, Frontend: t.frontend, Backend: t.backend}
+	*a = acl.Txn{Src: t.src, Dst: t.dst, Frontend: t.frontend, Backend: t.backend, Vars: t.vars, Payload: t.payload}
+	if t.trk != nil {
+		a.Stick = t.trk
+	}
 	if r := t.req; r != nil {
 		a.HTTP = true
 		a.Method, a.Target, a.Minor, a.Header = r.Method, r.Target, r.Minor, r.Header
@@ -35,7 +41,7 @@ type aclEnv = acl.Env
 
 func (p *Proxy) aclEnv() *aclEnv {
 	if p.env == nil {
-		p.env = &acl.Env{Userlists: p.cfg.Userlists, ReadFile: p.opts.ReadFile}
+		p.env = &acl.Env{Userlists: p.cfg.Userlists, ReadFile: p.opts.ReadFile, Counter: p.stickCounterFetch}
 	}
 	return p.env
 }

@@ -197,6 +197,11 @@ func (fe *Frontend) serve(c net.Conn, st *connState) {
 		tc.SetKeepAlive(true)
 	}
 	s := &session{fe: fe, cli: c, accept: now, st: st}
+	defer func() {
+		if s.trk != nil {
+			s.trk.release(true)
+		}
+	}()
 	s.initAddrs()
 	if !s.connectionRules() {
 		c.Close()
@@ -222,8 +227,10 @@ type session struct {
 	pr      prefixReader // idle HTTP connections keep no bufio.Reader
 	srvConn *serverConn  // HTTP: the server connection attached to the session
 	nreq    int
-	srcStr  string   // client address as text (X-Forwarded-For)
-	x       exchange // the current HTTP exchange, reused
+	srcStr  string            // client address as text (X-Forwarded-For)
+	x       exchange          // the current HTTP exchange, reused
+	trk     *trackers         // stick counters (nil until a track-sc rule)
+	vars    map[string]string // set-var variables (nil until set-var)
 }
 
 func (s *session) initAddrs() {
@@ -237,29 +244,80 @@ func (s *session) initAddrs() {
 	}
 }
 
-// connectionRules runs `tcp-request connection` rules on the new
-// connection; false means it was rejected (closed at once, counted in
-// dcon as HAProxy's denied connections).
+// connectionRules runs `tcp-request connection` (and session) rules on
+// the new connection; false means it was rejected (closed at once,
+// counted in dcon as HAProxy's denied connections).
 func (s *session) connectionRules() bool {
 	rules := s.fe.rules.tcpConn
 	if len(rules) == 0 {
 		return true
 	}
 	t := &txn{src: s.src, dst: s.dst, frontend: s.fe.Name}
+	ok, _ := s.tcpRules(rules, t, true, true)
+	return ok
+}
+
+// contentRules runs `tcp-request content` rules on what the request
+// holds (t.payload in mode tcp, the request in mode http); false means
+// rejected.
+func (s *session) contentRules(t *txn) bool {
+	ok, _ := s.tcpRules(s.fe.rules.tcpContent, t, false, true)
+	return ok
+}
+
+// tcpRules evaluates tcp-request rules in order. ok is false when a
+// reject matched; decided is true when an accept or reject matched or
+// final is set (the default is to accept).
+func (s *session) tcpRules(rules []*action, t *txn, conn, final bool) (ok, decided bool) {
 	for _, a := range rules {
 		if !a.cond.ok(t) {
 			continue
 		}
 		switch a.rule.Action {
 		case "accept":
-			return true
+			return true, true
 		case "reject", "silent-drop":
-			s.fe.Counters.Dcon.Add(1)
+			if conn {
+				s.fe.Counters.Dcon.Add(1)
+			} else {
+				s.fe.Counters.Dreq.Add(1)
+			}
 			if tc, ok := s.cli.(*net.TCPConn); ok && a.rule.Action == "silent-drop" {
 				tc.SetLinger(0)
 			}
-			return false
+			return false, true
+		default:
+			s.commonAction(a, t, false)
 		}
 	}
-	return true
+	return true, final
+}
+
+// inspectContent runs tcp-request content rules in mode tcp: when a rule
+// reads the payload and inspect-delay is set, it reads the client's first
+// bytes until a rule accepts or rejects, the buffer is full, the client
+// stops sending or the delay passes. It returns the bytes read (to be
+// sent to the server first).
+func (s *session) inspectContent(t *txn) ([]byte, bool) {
+	rs := s.fe.rules
+	if len(rs.tcpContent) == 0 {
+		return nil, true
+	}
+	if !rs.contentPayload || rs.inspectDelay <= 0 {
+		ok, _ := s.tcpRules(rs.tcpContent, t, false, true)
+		return nil, ok
+	}
+	deadline := time.Now().Add(rs.inspectDelay)
+	buf := make([]byte, 0, 16384)
+	defer s.cli.SetReadDeadline(time.Time{})
+	for {
+		s.cli.SetReadDeadline(deadline)
+		n, err := s.cli.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		t.payload = buf
+		final := err != nil || len(buf) == cap(buf)
+		if ok, decided := s.tcpRules(rs.tcpContent, t, false, final); decided {
+			return buf, ok
+		}
+	}
 }

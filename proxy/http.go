@@ -242,17 +242,18 @@ func (s *session) finishHTTP(rec *LogRecord, be *Backend, srv *Server) {
 
 // exchange is one request/response transaction.
 type exchange struct {
-	s     *session
-	req   *http1.Request
-	br    *bufio.Reader // client side
-	bw    *bufio.Writer
-	t     txn
-	rec   *LogRecord
-	be    *Backend
-	srv   *Server
-	start time.Time
-	ck    cookieState    // persistence cookie of the request
-	resp  http1.Response // reused between requests of the session
+	s      *session
+	req    *http1.Request
+	br     *bufio.Reader // client side
+	bw     *bufio.Writer
+	t      txn
+	rec    *LogRecord
+	be     *Backend
+	srv    *Server
+	start  time.Time
+	ck     cookieState    // persistence cookie of the request
+	status int            // status sent to the client (0: none)
+	resp   http1.Response // reused between requests of the session
 }
 
 // handle runs one request; it reports whether the client connection stays
@@ -262,7 +263,10 @@ func (s *session) handle(req *http1.Request, br *bufio.Reader, bw *bufio.Writer,
 	fe.Counters.ReqTot.Add(1)
 	x := &s.x
 	*x = exchange{s: s, req: req, br: br, bw: bw, start: start, resp: x.resp}
-	x.t = txn{src: s.src, dst: s.dst, req: req, frontend: fe.Name}
+	x.t = txn{src: s.src, dst: s.dst, req: req, frontend: fe.Name, trk: s.trk, vars: s.vars}
+	if s.trk != nil {
+		s.trk.countRequest(start)
+	}
 	if s.fe.p.opts.Log != nil || len(fe.Cfg.Captures) > 0 {
 		x.rec = s.newRecord(start)
 		x.rec.Tq = int(time.Since(start).Milliseconds())
@@ -272,6 +276,9 @@ func (s *session) handle(req *http1.Request, br *bufio.Reader, bw *bufio.Writer,
 	keep := x.run()
 	if x.rec != nil {
 		s.finishHTTP(x.rec, x.be, x.srv)
+	}
+	if s.trk != nil || s.vars != nil {
+		s.endRequest(x.status)
 	}
 	return keep
 }
@@ -287,6 +294,11 @@ func (x *exchange) run() bool {
 	if fe.Cfg.MonitorURI != "" && req.Target == fe.Cfg.MonitorURI {
 		fe.Counters.Intercepted.Add(1)
 		return x.reply(http1.ErrorMessage(200), 200, false)
+	}
+	// tcp-request content rules run for each request in mode http.
+	if len(fe.rules.tcpContent) > 0 && !s.contentRules(&x.t) {
+		x.setTerm(termProxy, phaseRequest)
+		return false
 	}
 	// Frontend rules: http-request, then redirect lines, then switching.
 	if done, keep := x.applyRequestRules(fe.rules, fe.Cfg); done {
@@ -362,7 +374,9 @@ func (x *exchange) applyRequestRules(rs *ruleSet, pc *haproxy.Proxy) (done, keep
 		case "use-service":
 			return true, x.useService(r)
 		default:
-			rewrite(a, &x.t, &x.req.Header, x.req)
+			if !x.s.commonAction(a, &x.t, true) {
+				rewrite(a, &x.t, &x.req.Header, x.req)
+			}
 		}
 	}
 redirects:
@@ -515,6 +529,7 @@ func (x *exchange) beCfg() *haproxy.Proxy {
 func (x *exchange) reply(msg []byte, status int, closeAfter bool) bool {
 	fe := x.s.fe
 	fe.Counters.status(status)
+	x.status = status
 	if x.be != nil {
 		x.be.Counters.status(status)
 	}
@@ -618,8 +633,14 @@ func (x *exchange) forward() bool {
 		x.ck = be.ck.request(be, &req.Header)
 		forced = x.ck.srv
 	}
-	// option persist: the cookie's server even when it is down.
-	srv, tw, err = be.pickDirect(p.ctx, key, nil, forced, forced != nil && x.ck.srv == forced)
+	persist := forced != nil && x.ck.srv == forced
+	if forced == nil && len(be.stick) > 0 {
+		forced = be.stickMatch(&x.t)
+		persist = forced != nil
+	}
+	// option persist: the cookie's (or stick table's) server even when
+	// it is down.
+	srv, tw, err = be.pickDirect(p.ctx, key, nil, forced, persist)
 	if x.rec != nil {
 		x.rec.Tw = int(tw.Milliseconds())
 	}
@@ -655,7 +676,12 @@ func (x *exchange) forward() bool {
 		if !ok {
 			return x.errorReply(503, nil)
 		}
-		srv = x.srv
+		if srv != x.srv || attempt == 0 {
+			srv = x.srv
+			if len(be.stick) > 0 {
+				be.stickStore(&x.t, srv)
+			}
+		}
 		req.WriteHead(sc.bw, connHdr)
 		var bodyDone chan error
 		if hasBody {
@@ -770,6 +796,7 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 				// A malformed request body: HAProxy's 400.
 				fe.Counters.Ereq.Add(1)
 				fe.Counters.status(400)
+				x.status = 400
 				x.bw.Write(http1.ParseErrorMessage(400))
 				x.bw.Flush()
 				x.setTerm(termProxy, phaseData)
@@ -817,7 +844,9 @@ func (x *exchange) relayResponse(sc *serverConn, bodyDone chan error, canRetry, 
 				x.setTerm(termProxy, phaseHeaders)
 				return x.errorReply(502, nil), false
 			default:
-				rewrite(a, &x.t, &resp.Header, nil)
+				if !s.commonAction(a, &x.t, false) {
+					rewrite(a, &x.t, &resp.Header, nil)
+				}
 			}
 		}
 	}
@@ -839,6 +868,7 @@ done:
 		connHdr = "keep-alive"
 	}
 	fe.Counters.status(resp.Status)
+	x.status = resp.Status
 	be.Counters.status(resp.Status)
 	srv.Counters.status(resp.Status)
 	if x.rec != nil {
@@ -910,14 +940,9 @@ func (x *exchange) tunnel(sc *serverConn) {
 		b, _ := sc.br.Peek(n)
 		s.cli.Write(b)
 	}
-	to := x.be.Cfg.Timeouts
-	cliTO, srvTO := s.fe.Cfg.Timeouts.Client, to.Server
-	if to.Tunnel > 0 {
-		cliTO, srvTO = to.Tunnel, to.Tunnel
-	}
 	s.cli.SetDeadline(time.Time{})
 	sc.conn.SetDeadline(time.Time{})
-	in, out, term := tunnel(s.cli, sc.conn, cliTO, srvTO)
+	in, out, term := tunnel(s.cli, sc.conn, tunnelTimeouts(s.fe.Cfg, x.be.Cfg))
 	s.fe.Counters.Bin.Add(in)
 	s.fe.Counters.Bout.Add(out)
 	if x.rec != nil {

@@ -65,6 +65,7 @@ type Proxy struct {
 	backends  []*Backend
 	beByName  map[string]*Backend
 	env       *aclEnv
+	tables    map[string]*stickTable // stick tables by section name
 
 	// Actconn counts the connections of the whole process (actconn).
 	Actconn atomic.Int64
@@ -103,6 +104,12 @@ func New(cfg *haproxy.Config, opts Options) (*Proxy, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if cfg.Global.Maxconn > 0 {
 		p.global = newLimiter(cfg.Global.Maxconn)
+	}
+	p.tables = map[string]*stickTable{}
+	for _, pc := range cfg.Proxies {
+		if pc.StickTable != nil {
+			p.tables[pc.Name] = newStickTable(pc.Name, pc.StickTable)
+		}
 	}
 	for _, pc := range cfg.Proxies {
 		if pc.Disabled || pc.Cap&haproxy.CapBE == 0 {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"hapair/parser/haproxy"
 	"hapair/proxy/http1"
@@ -20,7 +21,10 @@ type ruleSet struct {
 	redirects      []*action
 	forwardfor     *haproxy.Forwardfor
 	useServers     []useServer
-	tcpConn        []*action // tcp-request connection accept|reject
+	tcpConn        []*action // tcp-request connection rules
+	tcpContent     []*action // tcp-request content rules
+	inspectDelay   time.Duration
+	contentPayload bool // a content rule reads the payload (waits up to inspect-delay)
 }
 
 // useServer is a compiled `use-server NAME [if|unless cond]`.
@@ -37,16 +41,19 @@ type switchRule struct {
 
 // action is one compiled http-request/http-response/redirect rule.
 type action struct {
-	rule  *haproxy.Rule
-	cond  *cond
-	value *expr // set-header/add-header value, redirect target
-	re    *regexp.Regexp
-	body  []byte
+	rule   *haproxy.Rule
+	cond   *cond
+	value  *expr // set-header/add-header value, redirect target
+	re     *regexp.Regexp
+	body   []byte
+	track  *trackAction // track-scN
+	sample *expr        // set-var expression
 }
 
 func compileRules(p *Proxy, pc *haproxy.Proxy, front bool) (*ruleSet, error) {
 	rs := &ruleSet{forwardfor: pc.Options.Forwardfor}
 	env := p.aclEnv()
+	env.Section = pc.Name
 	if front {
 		for _, r := range pc.UseBackends {
 			c, err := compileCond(r.Cond, env)
@@ -83,28 +90,55 @@ func compileRules(p *Proxy, pc *haproxy.Proxy, front bool) (*ruleSet, error) {
 		rs.useServers = append(rs.useServers, useServer{cond: c, name: r.Target})
 	}
 	var err error
-	if rs.httpReq, err = compileActions(pc.HTTPRequest, env); err != nil {
+	if rs.httpReq, err = p.compileActions(pc, pc.HTTPRequest, env); err != nil {
 		return nil, err
 	}
-	if rs.httpResp, err = compileActions(pc.HTTPResponse, env); err != nil {
+	if rs.httpResp, err = p.compileActions(pc, pc.HTTPResponse, env); err != nil {
 		return nil, err
 	}
-	if rs.redirects, err = compileActions(pc.Redirects, env); err != nil {
+	if rs.redirects, err = p.compileActions(pc, pc.Redirects, env); err != nil {
 		return nil, err
 	}
-	var conn []*haproxy.Rule
+	var conn, content []*haproxy.Rule
 	for _, r := range pc.TCPRequest {
-		if r.Kind == "tcp-request connection" && (r.Action == "accept" || r.Action == "reject" || r.Action == "silent-drop") {
+		switch r.Kind {
+		case "tcp-request connection", "tcp-request session":
 			conn = append(conn, r)
+		case "tcp-request content":
+			content = append(content, r)
+			if r.Cond != nil {
+				for _, and := range r.Cond.Terms {
+					for _, t := range and {
+						for _, a := range append(t.Alts, t.ACL) {
+							if a != nil && readsPayload(a.Fetch) {
+								rs.contentPayload = true
+							}
+						}
+					}
+				}
+			}
+		case "tcp-request inspect-delay":
+			if len(r.Args) > 0 {
+				rs.inspectDelay = parseStickPeriod(r.Args[0])
+			}
 		}
 	}
-	if rs.tcpConn, err = compileActions(conn, env); err != nil {
+	if rs.tcpConn, err = p.compileActions(pc, conn, env); err != nil {
+		return nil, err
+	}
+	if rs.tcpContent, err = p.compileActions(pc, content, env); err != nil {
 		return nil, err
 	}
 	return rs, nil
 }
 
-func compileActions(rules []*haproxy.Rule, env *aclEnv) ([]*action, error) {
+// readsPayload reports whether a fetch looks at the request's buffered
+// bytes (tcp-request content then waits for them up to inspect-delay).
+func readsPayload(fetch string) bool {
+	return strings.HasPrefix(fetch, "req.") || strings.HasPrefix(fetch, "req_") || strings.HasPrefix(fetch, "payload")
+}
+
+func (p *Proxy) compileActions(pc *haproxy.Proxy, rules []*haproxy.Rule, env *aclEnv) ([]*action, error) {
 	var out []*action
 	for _, r := range rules {
 		c, err := compileCond(r.Cond, env)
@@ -130,6 +164,31 @@ func compileActions(rules []*haproxy.Rule, env *aclEnv) ([]*action, error) {
 			}
 		case "return", "deny", "tarpit":
 			a.body = returnResponse(r)
+		case "track-sc0", "track-sc1", "track-sc2":
+			if a.track, err = p.compileTrack(r, pc); err != nil {
+				return nil, fmt.Errorf("[%s:%d] %s: %w", r.Pos.File, r.Pos.Line, r.Kind, err)
+			}
+		case "set-var":
+			if a.sample, err = compileExpr("%["+r.Value+"]", env); err != nil {
+				return nil, fmt.Errorf("[%s:%d] %s %s: %w", r.Pos.File, r.Pos.Line, r.Kind, r.Action, err)
+			}
+		}
+		if strings.HasSuffix(r.Action, ")") && strings.Contains(r.Action, "(") {
+			// tcp-request rules keep the first argument glued to the
+			// action: set-var(txn.x), sc-inc-gpc0(0).
+			act, name, _ := strings.Cut(strings.TrimSuffix(r.Action, ")"), "(")
+			nr := *r
+			nr.Action, nr.Name = act, name
+			if act != "set-var" && act != "unset-var" {
+				nr.Args = append([]string{name}, r.Args...)
+			}
+			if act == "set-var" && len(r.Args) > 0 {
+				nr.Value = r.Args[0]
+				if a.sample, err = compileExpr("%["+nr.Value+"]", env); err != nil {
+					return nil, fmt.Errorf("[%s:%d] %s %s: %w", r.Pos.File, r.Pos.Line, r.Kind, r.Action, err)
+				}
+			}
+			a.rule = &nr
 		}
 		out = append(out, a)
 	}

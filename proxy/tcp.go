@@ -1,12 +1,16 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"hapair/parser/haproxy"
 	"hapair/proxy/balance"
 )
 
@@ -39,7 +43,13 @@ func (s *session) serveTCP() {
 	rec := &LogRecord{Client: s.src, Frontend: s.dst, Accept: s.accept, Start: s.accept,
 		FrontName: fe.Name, Status: -1, Tq: 0, Tw: -1, Tc: -1, Tr: -1}
 	defer s.cli.Close()
-	t := &txn{src: s.src, dst: s.dst, frontend: fe.Name}
+	t := &txn{src: s.src, dst: s.dst, frontend: fe.Name, trk: s.trk, vars: s.vars}
+	first, ok := s.inspectContent(t)
+	if !ok {
+		rec.TermState = termState(termProxy, phaseRequest)
+		s.finishTCP(rec, nil)
+		return
+	}
 	be := s.selectBackend(t)
 	if be == nil {
 		rec.TermState = termState(termProxy, phaseRequest)
@@ -50,7 +60,14 @@ func (s *session) serveTCP() {
 	be.Counters.session(time.Now())
 	defer be.Counters.Scur.Add(-1)
 
-	res, err := be.connect(p.ctx, balance.Key{Src: s.src.Addr()}, s.dst)
+	t.backend = be.Name
+	var res connectResult
+	var err error
+	if len(be.stick) > 0 {
+		res, err = be.connectSticky(p.ctx, t, balance.Key{Src: s.src.Addr()}, s.dst)
+	} else {
+		res, err = be.connect(p.ctx, balance.Key{Src: s.src.Addr()}, s.dst)
+	}
 	rec.Tw = int(res.tw.Milliseconds())
 	rec.Retries, rec.Redispatched = res.retries, res.redisp
 	if res.srv != nil {
@@ -82,12 +99,15 @@ func (s *session) serveTCP() {
 	}
 	defer p.untrack(res.conn)
 
-	to := be.Cfg.Timeouts
-	cliTO, srvTO := fe.Cfg.Timeouts.Client, to.Server
-	if to.Tunnel > 0 {
-		cliTO, srvTO = to.Tunnel, to.Tunnel
+	if len(first) > 0 {
+		if _, err := res.conn.Write(first); err != nil {
+			rec.TermState = termState(termServerAbort, phaseData)
+			s.finishTCP(rec, srv)
+			return
+		}
 	}
-	in, out, term := tunnel(s.cli, res.conn, cliTO, srvTO)
+	in, out, term := tunnel(s.cli, res.conn, tunnelTimeouts(fe.Cfg, be.Cfg))
+	in += int64(len(first))
 	rec.BytesIn, rec.BytesRead = in, out
 	fe.Counters.Bin.Add(in)
 	fe.Counters.Bout.Add(out)
@@ -98,6 +118,37 @@ func (s *session) serveTCP() {
 	rec.TermState = term
 	s.finishTCP(rec, srv)
 }
+
+// connectSticky is connect with the backend's stick rules: a stored
+// server is used directly (even down with option persist), and the
+// server connected to is stored.
+func (be *Backend) connectSticky(ctx context.Context, t *txn, k balance.Key, dst netip.AddrPort) (connectResult, error) {
+	forced := be.stickMatch(t)
+	srv, tw, err := be.pickDirect(ctx, k, nil, forced, forced != nil)
+	if err != nil {
+		return connectResult{tw: tw, queueErr: err}, err
+	}
+	r, err := be.connectFrom(ctx, srv, k, dst)
+	r.tw = tw
+	if err == nil {
+		be.stickStore(t, r.srv)
+	}
+	return r, err
+}
+
+// tunnelTimeouts are the inactivity timeouts of a tunnel: timeout
+// client/server, or timeout tunnel, and once a direction is shut, timeout
+// client-fin/server-fin when set.
+func tunnelTimeouts(fe, be *haproxy.Proxy) tunnelTO {
+	to := tunnelTO{cli: fe.Timeouts.Client, srv: be.Timeouts.Server, cliFin: fe.Timeouts.ClientFin, srvFin: be.Timeouts.ServerFin}
+	if be.Timeouts.Tunnel > 0 {
+		to.cli, to.srv = be.Timeouts.Tunnel, be.Timeouts.Tunnel
+	}
+	return to
+}
+
+// tunnelTO holds the timeouts of both sides of a tunnel.
+type tunnelTO struct{ cli, srv, cliFin, srvFin time.Duration }
 
 func (s *session) finishTCP(rec *LogRecord, srv *Server) {
 	p := s.fe.p
@@ -123,26 +174,37 @@ const spliceChunk = 1 << 20
 
 // tunnel copies both ways until both directions ended, propagating
 // half-closes. A direction idle for its timeout (client side: timeout
-// client, server side: timeout server, or timeout tunnel) ends the
-// whole tunnel. It returns the bytes from the client, the bytes to the
-// client and HAProxy's termination state.
-func tunnel(cli, srv net.Conn, cliTO, srvTO time.Duration) (in, out int64, term string) {
+// client, server side: timeout server, or timeout tunnel; client-fin and
+// server-fin once the other direction is shut) ends the whole tunnel. It
+// returns the bytes from the client, the bytes to the client and
+// HAProxy's termination state.
+func tunnel(cli, srv net.Conn, to tunnelTO) (in, out int64, term string) {
 	var wg sync.WaitGroup
 	var cliErr, srvErr error
+	var cliTO, srvTO atomic.Int64
+	cliTO.Store(int64(to.cli))
+	srvTO.Store(int64(to.srv))
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		in, cliErr = pump(srv, cli, cliTO)
+		in, cliErr = pump(srv, cli, &cliTO)
 		if cliErr != nil {
 			// Abort: wake the other direction.
 			srv.Close()
 			cli.Close()
+		} else if to.srvFin > 0 {
+			// The client shut its side: the server now has server-fin.
+			srvTO.Store(int64(to.srvFin))
+			srv.SetReadDeadline(time.Now().Add(to.srvFin))
 		}
 	}()
-	out, srvErr = pump(cli, srv, srvTO)
+	out, srvErr = pump(cli, srv, &srvTO)
 	if srvErr != nil {
 		srv.Close()
 		cli.Close()
+	} else if to.cliFin > 0 {
+		cliTO.Store(int64(to.cliFin))
+		cli.SetReadDeadline(time.Now().Add(to.cliFin))
 	}
 	wg.Wait()
 	term = "--"
@@ -160,15 +222,15 @@ func tunnel(cli, srv net.Conn, cliTO, srvTO time.Duration) (in, out int64, term 
 }
 
 // pump copies src to dst until EOF, then half-closes dst. The read
-// deadline is re-armed for every chunk and on a deadline with progress,
-// so a direction times out after between timeout and twice timeout of
-// inactivity.
-func pump(dst, src net.Conn, timeout time.Duration) (int64, error) {
+// deadline (timeout, which the other direction may shorten) is re-armed
+// for every chunk and on a deadline with progress, so a direction times
+// out after between timeout and twice timeout of inactivity.
+func pump(dst, src net.Conn, timeout *atomic.Int64) (int64, error) {
 	var total int64
 	lr := &io.LimitedReader{R: src}
 	for {
-		if timeout > 0 {
-			src.SetReadDeadline(time.Now().Add(timeout))
+		if to := time.Duration(timeout.Load()); to > 0 {
+			src.SetReadDeadline(time.Now().Add(to))
 		}
 		lr.N = spliceChunk
 		n, err := io.Copy(dst, lr)

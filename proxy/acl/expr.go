@@ -291,3 +291,18 @@ func (e *Expr) Static() bool {
 	}
 	return true
 }
+
+// Sample evaluates an expression made of one sample (%[fetch,conv...])
+// and reports whether the fetch produced a value: the key of track-sc
+// and stick rules, and set-var, which do nothing without one. Other
+// expressions render as Eval does and are always found.
+func (e *Expr) Sample(t *Txn) (string, bool) {
+	if len(e.parts) == 1 && e.parts[0].kind == 's' {
+		s, ok := e.parts[0].smp.value(t)
+		if !ok {
+			return "", false
+		}
+		return s.str(), true
+	}
+	return e.Eval(t), true
+}

@@ -134,6 +134,7 @@ const (
 	fSSLFc                        // ssl_fc
 	fSSLFcSNI                     // ssl_fc_sni
 	fStatus                       // status
+	fCounter                      // stick counters through Env.Counter
 	fNone                         // a fetch goproxy cannot answer here (counters, certificates): no sample
 )
 
@@ -151,6 +152,7 @@ type fetch struct {
 	nbsrv func(string) int
 	srvUp func(string, string) bool
 	arg2  string
+	ctr   func(*Txn) (int64, bool)
 }
 
 // cursor is an iteration position over a multi-valued fetch.
@@ -232,6 +234,15 @@ func baseFetch(name string) string {
 func compileFetch(name string, args []string, inACL bool, env *Env) (*fetch, error) {
 	base := baseFetch(name)
 	def, ok := fetchDefs[base]
+	if !ok && env != nil && env.Counter != nil {
+		fn, known, err := env.Counter(base, args, env.Section)
+		if err != nil {
+			return nil, fmt.Errorf("fetch method '%s': %w", name, err)
+		}
+		if known {
+			return &fetch{kind: fCounter, ctr: fn}, nil
+		}
+	}
 	if !ok {
 		if fi, known := haproxy.Fetches[name]; known {
 			// Parsed but not answerable here (variables, TLS details,
@@ -589,6 +600,9 @@ func (f *fetch) one(t *Txn) (sample, bool) {
 		return sample{typ: tBool, i: b2i(t.TLS)}, true
 	case fSSLFcSNI:
 		return sample{typ: tStr, s: t.SNI}, t.TLS && t.SNI != ""
+	case fCounter:
+		n, ok := f.ctr(t)
+		return sample{typ: tInt, i: n}, ok
 	case fVar:
 		if v, ok := t.Vars[f.name]; ok {
 			return sample{typ: tStr, s: v}, true

@@ -40,6 +40,9 @@ type Txn struct {
 	Status     int
 	RespHeader http1.Header
 	RespMinor  int
+	// Stick is the proxy's view of the stick counters the transaction
+	// tracks (track-sc0..2); fetches compiled by Env.Counter read it.
+	Stick any
 }
 
 // Env is what compiling needs from the rest of the configuration. It also
@@ -56,6 +59,14 @@ type Env struct {
 	NbSrv func(backend string) int
 	// ServerUp, if set, reports whether backend/server is up (srv_is_up).
 	ServerUp func(backend, server string) bool
+	// Counter, if set, compiles the stick-table fetches (sc_*, scN_*,
+	// src_*, table_*): ok is false for a name it does not know. Section
+	// is the proxy whose rules are being compiled (the default table).
+	// Without it those fetches yield no sample.
+	Counter func(name string, args []string, section string) (fn func(t *Txn) (int64, bool), ok bool, err error)
+	// Section is the proxy section being compiled (set by the caller
+	// before compiling each section's rules).
+	Section string
 
 	maps map[string]*mapFile // map files read so far, shared by every expression compiled with this Env
 	auth map[string]*userlist
