@@ -168,6 +168,9 @@ func NewModel(cfg *keepalived.Config) (*Model, []string) {
 			}
 			for _, p := range probes {
 				vs := vc.Alpha
+				if rc.Alpha != nil {
+					vs = *rc.Alpha // real_server alpha (keepalived: the checker's default)
+				}
 				if v, ok := p.Options["alpha"]; ok {
 					vs = v == "" || boolWord(v)
 				}

@@ -447,3 +447,21 @@ virtual_server 192.0.2.1 80 {
 	}
 	// Without omega, shutdown is silent (TestModelRemoveAndAddBack).
 }
+
+// TestModelRealServerAlpha: alpha written on a real_server applies to its
+// checkers (keepalived's checker alpha defaults to the real server's).
+func TestModelRealServerAlpha(t *testing.T) {
+	conf := `
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    sorry_server 192.0.2.99 80
+    real_server 192.0.2.21 80 {
+        alpha
+        TCP_CHECK { }
+    }
+}`
+	m, _ := NewModel(loadConf(t, conf))
+	if got, want := visible(m.Start()), []string{"vs0 add-service", "vs0 add 192.0.2.99:80 w1"}; !slices.Equal(got, want) {
+		t.Fatalf("Start: got %q want %q (the alpha server must start down)", got, want)
+	}
+}
