@@ -240,3 +240,26 @@ func TestParseQuery(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWrite feeds arbitrary CSV rows and queries to the exporter: it must
+// not panic, and every sample line must parse.
+func FuzzWrite(f *testing.F) {
+	f.Add("fe,FRONTEND,,,0,0,,0\nbe,s1,0,0,0,0,,0,,,,,,,,,,UP 1/3,1,1,0\n", "scope=server&no-maint")
+	f.Add(stats.Header+`"a,b",s,,,,,,,,,,,,,,,,MAINT,,,,,,,,,,,,,,,2,,,,L4CON,`, "scope=*")
+	f.Fuzz(func(t *testing.T, csv, query string) {
+		rows, _ := stats.ParseCSV(strings.NewReader(csv))
+		flt, err := ParseQuery(query)
+		if err != nil {
+			return
+		}
+		var b bytes.Buffer
+		if err := WriteFiltered(&b, rows, &stats.Info{}, flt); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(b.String(), "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "haproxy_") {
+				t.Fatalf("bad line %q", l)
+			}
+		}
+	})
+}
