@@ -412,6 +412,22 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 				t.Errorf("show info %s: haproxy %q, goproxy %q", k, hi[k], gi[k])
 			}
 		}
+		// The interactive mode through socat, as operators use it.
+		socat := testenv.LookPath(t, "socat")
+		dialogue := func(l *statsLab) string {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, socat, "-t", "2", "-", "UNIX-CONNECT:"+l.sock)
+			cmd.Stdin = strings.NewReader("prompt\nshow backend\nget weight be/s1\nset weight be/zz 1\nshow cli level\nquit\n")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Errorf("%s socat: %v", l.name, err)
+			}
+			return string(out)
+		}
+		if a, b := dialogue(h), dialogue(g); a != b {
+			t.Errorf("socat prompt dialogue:\nhaproxy %q\ngoproxy %q", a, b)
+		}
 		// The ipv4@ socket answers like the unix one.
 		rows, err := stats.ParseCSV(strings.NewReader(statsCmd(t, "tcp", g.tcpSock, "show stat")))
 		if err != nil || rowKeys(rows) != rowKeys(gr) {
