@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -73,9 +74,15 @@ func (c *checksPart) Configure(*proxy.Options) error {
 			if !sc.Check {
 				continue
 			}
-			chk, err := newChecker(pc, sc)
+			chk, warns, err := newChecker(pc, sc)
+			if errors.Is(err, errNoCheckPort) {
+				return fmt.Errorf("config : proxy '%s': server '%s' has neither service port nor check port.", pc.Name, sc.Name)
+			}
 			if err != nil {
 				return fmt.Errorf("config : backend '%s', server '%s': %w", pc.Name, sc.Name, err)
+			}
+			for _, w := range warns {
+				c.env.Warn("config : backend '%s', server '%s': %s", pc.Name, sc.Name, w)
 			}
 			all = append(all, pending{pc, sc, chk})
 			if minInter == 0 || interOf(sc) < minInter {
@@ -108,18 +115,25 @@ func interOf(sc *haproxy.Server) time.Duration {
 	return 2 * time.Second
 }
 
+// errNoCheckPort: a checked server without a port and without `port`
+// (HAProxy refuses the configuration).
+var errNoCheckPort = errors.New("neither service port nor check port")
+
 // newChecker returns the Checker the backend's check settings describe
-// for server sc.
-func newChecker(pc *haproxy.Proxy, sc *haproxy.Server) (checks.Checker, error) {
+// for server sc. Rules goproxy does not run (http-check expect hdr/fhdr,
+// tcp-check set-var/unset-var) are left out with a warning rather than
+// refusing a configuration HAProxy accepts.
+func newChecker(pc *haproxy.Proxy, sc *haproxy.Server) (checks.Checker, []string, error) {
+	var warns []string
 	if sc.Addr.Net == "unix" || sc.Addr.Net == "abns" {
-		return nil, fmt.Errorf("health checks on %s sockets are not supported", sc.Addr.Net)
+		return nil, warns, fmt.Errorf("health checks on %s sockets are not supported", sc.Addr.Net)
 	}
 	port := sc.Addr.Port
 	if sc.CheckPort > 0 {
 		port = sc.CheckPort
 	}
 	if port == 0 && sc.CheckPort == 0 && (sc.Addr.NoPort || sc.Addr.PortOff) {
-		return nil, fmt.Errorf("server has no port: set one with 'port'")
+		return nil, warns, errNoCheckPort
 	}
 	host := sc.Addr.Host
 	if sc.CheckAddr != "" {
@@ -140,38 +154,47 @@ func newChecker(pc *haproxy.Proxy, sc *haproxy.Server) (checks.Checker, error) {
 		}
 		chk := &checks.HTTP{Addr: addr, ConnectTimeout: connect, Request: req, TLS: tlsConf}
 		for _, e := range hc.Expect {
+			if e.Kind != "status" && e.Kind != "rstatus" && e.Kind != "string" && e.Kind != "rstring" {
+				warns = append(warns, fmt.Sprintf("'http-check expect %s' is not supported by goproxy; ignored.", e.Kind))
+				continue
+			}
 			args := []string{e.Kind, e.Pattern}
 			if e.Negate {
 				args = append([]string{"!"}, args...)
 			}
 			ex, err := checks.ParseHTTPExpect(args)
 			if err != nil {
-				return nil, fmt.Errorf("http-check expect: %w", err)
+				return nil, warns, fmt.Errorf("http-check expect: %w", err)
 			}
 			chk.Expect = append(chk.Expect, ex)
 		}
-		return chk, nil
+		return chk, warns, nil
 	case haproxy.CheckTCPSeq:
 		chk := &checks.TCPCheck{Addr: addr, ConnectTimeout: connect}
 		for _, st := range pc.TCPCheck {
+			switch st.Action {
+			case "set-var", "unset-var":
+				warns = append(warns, fmt.Sprintf("parsing [%s:%d] : 'tcp-check %s' is not supported by goproxy; ignored.", st.Pos.File, st.Pos.Line, st.Action))
+				continue
+			}
 			step, err := checks.ParseTCPCheckRule(append([]string{st.Action}, st.Args...))
 			if err != nil {
-				return nil, fmt.Errorf("parsing [%s:%d] : tcp-check: %w", st.Pos.File, st.Pos.Line, err)
+				return nil, warns, fmt.Errorf("parsing [%s:%d] : tcp-check: %w", st.Pos.File, st.Pos.Line, err)
 			}
 			chk.Steps = append(chk.Steps, step)
 		}
-		return chk, nil
+		return chk, warns, nil
 	case haproxy.CheckMySQL:
-		return &checks.MySQL{Addr: addr, ConnectTimeout: connect, User: hc.MySQLUser}, nil
+		return &checks.MySQL{Addr: addr, ConnectTimeout: connect, User: hc.MySQLUser}, warns, nil
 	case haproxy.CheckSMTP:
-		return &checks.SMTP{Addr: addr, ConnectTimeout: connect, Verb: hc.SMTPCmd, Domain: hc.SMTPDomain}, nil
+		return &checks.SMTP{Addr: addr, ConnectTimeout: connect, Verb: hc.SMTPCmd, Domain: hc.SMTPDomain}, warns, nil
 	case haproxy.CheckRedis:
 		chk := checks.RedisCheck(addr)
 		chk.ConnectTimeout = connect
-		return chk, nil
+		return chk, warns, nil
 	}
 	// Plain connect; pgsql, ssl-hello and ldap checks fall back to it.
-	return &checks.TCP{Addr: addr, ConnectTimeout: connect, TLS: tlsConf}, nil
+	return &checks.TCP{Addr: addr, ConnectTimeout: connect, TLS: tlsConf}, warns, nil
 }
 
 // Start runs the monitors and applies their transitions to p.

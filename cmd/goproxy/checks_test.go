@@ -252,6 +252,10 @@ func TestNewChecker(t *testing.T) {
 			"*checks.TCPCheck 127.0.0.1:6379 steps=2"},
 		{"mysql", "option mysql-check user hap", "server s 127.0.0.1:3306 check", "*checks.MySQL 127.0.0.1:3306 user=hap"},
 		{"smtp", "option smtpchk EHLO me.example", "server s 127.0.0.1:25 check", "*checks.SMTP 127.0.0.1:25 EHLO me.example"},
+		{"expect hdr ignored", "option httpchk\n    http-check expect hdr name x-ok value 1\n    http-check expect status 200", "server s 127.0.0.1:80 check",
+			"*checks.HTTP 127.0.0.1:80 \"OPTIONS / HTTP/1.0\\r\\n\\r\\n\" expect=1 warn=1"},
+		{"no port", "", "server s 127.0.0.1 check", "error: neither service port nor check port"},
+		{"no port, check port", "", "server s 127.0.0.1 check port 8080", "*checks.TCP 127.0.0.1:8080"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -261,11 +265,11 @@ func TestNewChecker(t *testing.T) {
 				t.Fatalf("config:\n%s\n%s", src, d.String())
 			}
 			pc := cfg.Proxies[len(cfg.Proxies)-1]
-			chk, err := newChecker(pc, pc.Servers[0])
-			if err != nil {
-				t.Fatal(err)
-			}
+			chk, warns, err := newChecker(pc, pc.Servers[0])
 			got := fmt.Sprintf("%T", chk)
+			if err != nil {
+				got = "error: " + err.Error()
+			}
 			switch k := chk.(type) {
 			case *checks.TCP:
 				got += " " + k.Addr
@@ -280,6 +284,9 @@ func TestNewChecker(t *testing.T) {
 				got += fmt.Sprintf(" %s user=%s", k.Addr, k.User)
 			case *checks.SMTP:
 				got += fmt.Sprintf(" %s %s %s", k.Addr, k.Verb, k.Domain)
+			}
+			if len(warns) > 0 {
+				got += fmt.Sprintf(" warn=%d", len(warns))
 			}
 			if got != c.want {
 				t.Errorf("got  %s\nwant %s", got, c.want)
