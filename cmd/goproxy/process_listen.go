@@ -186,11 +186,31 @@ func (s *listenerSet) serveTransfer(ctx context.Context, ln *net.UnixListener) {
 		}
 		go func() {
 			defer c.Close()
+			if !trustedPeer(c) {
+				return
+			}
 			if fdpass.ReadGetsocksCommand(c, 5*time.Second) {
 				s.sendTo(c)
 			}
 		}()
 	}
+}
+
+// trustedPeer reports whether the process at the other end of c may have
+// the listeners: root, or a process of this process's own user (which
+// could signal or trace it anyway). An abstract socket has no file
+// permissions, so without this any local user could take port 80.
+func trustedPeer(c *net.UnixConn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok := false
+	rc.Control(func(fd uintptr) {
+		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		ok = err == nil && (cred.Uid == 0 || int(cred.Uid) == os.Geteuid())
+	})
+	return ok
 }
 
 // sendTo answers `_getsocks` on c with the listeners (HAProxy's format).

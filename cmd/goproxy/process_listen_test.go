@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hapair/internal/fdpass"
+	"hapair/internal/testenv"
 	"hapair/parser/haproxy"
 )
 
@@ -150,5 +154,63 @@ func TestGetsocksOnStatsSocket(t *testing.T) {
 		if !found {
 			t.Errorf("stats socket%s: the listener %s was not among the %d sockets", level, addr, len(files))
 		}
+	}
+}
+
+// TestTransferSocketRefusesStrangers: the abstract socket that offers the
+// listeners to a successor answers root and this process's user only.
+func TestTransferSocketRefusesStrangers(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	// The probe runs as nobody from here.
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	addr := freeAddr(t, "127.0.18.12")
+	cfg := filepath.Join(dir, "t.cfg")
+	writeFile(t, cfg, httpCfg("", addr, "127.0.18.12:9"))
+	cmd, out := startForeground(t, "-db", "-f", cfg)
+	if !waitFor(5*time.Second, func() bool { return serving(addr) }) {
+		t.Fatalf("not serving:\n%s", out)
+	}
+	xfer := fdpass.AbstractAddr("goproxy", cmd.Process.Pid)
+	// Root gets the listener.
+	var files []*os.File
+	var err error
+	waitFor(5*time.Second, func() bool { files, err = fdpass.FetchGetsocks(xfer, 2*time.Second); return err == nil })
+	if err != nil || len(files) != 1 {
+		t.Fatalf("root: %d files, %v", len(files), err)
+	}
+	files[0].Close()
+	// nobody does not: the test binary asks again as uid 65534.
+	self, _ := os.Executable()
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeBin := filepath.Join(dir, "probe.test")
+	if err := os.WriteFile(probeBin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	probe := exec.Command(probeBin, "-test.run=^TestTransferProbe$")
+	probe.Dir = dir
+	probe.Env = append(os.Environ(), "GOPROXY_TEST_PROBE="+xfer)
+	probe.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	res, err := probe.CombinedOutput()
+	if err != nil || !strings.Contains(string(res), "PROBE refused") {
+		t.Errorf("an unprivileged user got the listeners (or the probe failed): %v\n%s", err, res)
+	}
+}
+
+// TestTransferProbe is run by TestTransferSocketRefusesStrangers as
+// another user.
+func TestTransferProbe(t *testing.T) {
+	addr := os.Getenv("GOPROXY_TEST_PROBE")
+	if addr == "" {
+		t.Skip("helper for TestTransferSocketRefusesStrangers")
+	}
+	if files, err := fdpass.FetchGetsocks(addr, 2*time.Second); err != nil {
+		fmt.Println("PROBE refused:", err)
+	} else {
+		fmt.Println("PROBE got", len(files))
 	}
 }
