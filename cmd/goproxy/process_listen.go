@@ -71,7 +71,7 @@ func (s *listenerSet) inherit(xsock string, oldPids []int, warn func(string, ...
 		files = append(files, fs...)
 	}
 	if len(files) == 0 {
-		for _, pid := range oldPids {
+		for _, pid := range withChildren(oldPids) {
 			fs, err := fdpass.FetchGetsocks(fdpass.AbstractAddr("goproxy", pid), 3*time.Second)
 			if err != nil {
 				// Not a goproxy, or already gone: bind afresh.
@@ -91,6 +91,24 @@ func (s *listenerSet) inherit(xsock string, oldPids []int, warn func(string, ...
 		}
 		s.inherited[name] = f
 	}
+}
+
+// withChildren adds to pids their children: an old master-worker
+// goproxy holds no listener itself, its worker does.
+func withChildren(pids []int) []int {
+	out := append([]int{}, pids...)
+	for _, pid := range pids {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, task := range tasks {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // closeUnused closes inherited sockets the new configuration does not bind.

@@ -582,3 +582,75 @@ func alertLines(out, prog string) []string {
 	}
 	return got
 }
+
+// TestHardStopOld: -st ends the old process at once (SIGTERM) once the new
+// one serves, on the same socket.
+func TestHardStopOld(t *testing.T) {
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t, "127.0.18.13")
+	cfg := filepath.Join(dir, "st.cfg")
+	pidFile := filepath.Join(dir, "st.pid")
+	writeFile(t, cfg, httpCfg("", addr, backend(t, "127.0.18.13", "st-ok")))
+	if err := runCmd(bin, "-D", "-f", cfg, "-p", pidFile); err != nil {
+		t.Fatal(err)
+	}
+	old := readPid(t, pidFile)
+	killPid(t, old)
+	sock := listenInodes(t, addr)
+	if err := runCmd(bin, "-D", "-f", cfg, "-p", pidFile, "-st", strconv.Itoa(old)); err != nil {
+		t.Fatal(err)
+	}
+	np := readPid(t, pidFile)
+	killPid(t, np)
+	if !waitFor(3*time.Second, func() bool { return !alive(old) }) {
+		t.Error("old process still running after -st")
+	}
+	if len(sock) != 1 || !holdsSocket(np, sock[0]) {
+		t.Errorf("new process %d does not hold the listening socket %v", np, sock)
+	}
+	if body, err := get(addr); err != nil || body != "st-ok" {
+		t.Errorf("%q, %v", body, err)
+	}
+}
+
+// TestReloadFromMasterWorker: `-D -sf MASTER` (an init script reloading a
+// configuration that says master-worker) takes the listeners from the old
+// master's worker.
+func TestReloadFromMasterWorker(t *testing.T) {
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t, "127.0.18.13")
+	cfg := filepath.Join(dir, "mw.cfg")
+	pidFile := filepath.Join(dir, "mw.pid")
+	writeFile(t, cfg, httpCfg("    master-worker\n", addr, backend(t, "127.0.18.13", "mw-ok")))
+	if err := runCmd(bin, "-D", "-f", cfg, "-p", pidFile); err != nil {
+		t.Fatal(err)
+	}
+	master := readPid(t, pidFile)
+	killPid(t, master)
+	var worker []int
+	if !waitFor(5*time.Second, func() bool { worker = masterChildren(master); return len(worker) == 1 }) {
+		t.Fatal("no worker")
+	}
+	killPid(t, worker[0])
+	sock := listenInodes(t, addr)
+	if err := runCmd(bin, "-D", "-f", cfg, "-p", pidFile, "-sf", strconv.Itoa(master)); err != nil {
+		t.Fatal(err)
+	}
+	m2 := readPid(t, pidFile)
+	killPid(t, m2)
+	var w2 []int
+	if !waitFor(5*time.Second, func() bool { w2 = masterChildren(m2); return len(w2) == 1 }) {
+		t.Fatal("no new worker")
+	}
+	killPid(t, w2[0])
+	if !waitFor(5*time.Second, func() bool { return !alive(master) && !alive(worker[0]) }) {
+		t.Error("old master and worker still running")
+	}
+	if len(sock) != 1 || !holdsSocket(w2[0], sock[0]) {
+		t.Errorf("new worker does not hold the old listening socket %v", sock)
+	}
+	syscall.Kill(m2, syscall.SIGTERM)
+	waitFor(5*time.Second, func() bool { return !alive(m2) })
+}
