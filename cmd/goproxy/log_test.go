@@ -436,3 +436,70 @@ func TestSyslogTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedLoggingMatchesHAProxy runs the seed's haproxy.cfg layout (log
+// in global, `log global` plus the same target again in defaults, `log
+// global` in the frontend, no log format, legacy 1.x timeouts and
+// httpchk with a hidden Host header) with a dead server: goproxy reads it
+// unchanged, haproxy 2.6 with the timeouts in their 2.x spelling (it
+// refuses the 1.x ones). Both send every line twice (two identical
+// targets), the DOWN and "no server" events, and a "Connect from" line.
+func TestSeedLoggingMatchesHAProxy(t *testing.T) {
+	hap := testenv.LookPath(t, "haproxy")
+	gop := goproxyBinary(t)
+	dead := freeAddr(t, "127.0.0.1")
+	seed := func(sink, fe string, legacy bool) string {
+		timeouts := "timeout connect 5000\ntimeout client 30000\ntimeout server 30000"
+		if legacy {
+			timeouts = "contimeout 5000\nclitimeout 30000\nsrvtimeout 30000"
+		}
+		return fmt.Sprintf(`global
+log %s local3 info
+maxconn 4096
+defaults
+maxconn 2000
+%s
+mode http
+log global
+log %s local3 info
+stats uri /admin?stats
+option forwardfor
+frontend http_server
+bind %s
+log global
+default_backend info_cache
+backend info_cache
+balance source
+option httpchk HEAD /haproxy.txt HTTP/1.1\r\nHost:192.168.1.187
+server inst2 %s check inter 5000 fall 3
+`, sink, timeouts, sink, fe, dead)
+	}
+	var lines [2][]string
+	for i, name := range []string{"haproxy", "goproxy"} {
+		sink, fe := newSyslogSink(t), freeAddr(t, "127.0.0.1")
+		bin := hap
+		if name == "goproxy" {
+			bin = gop
+		}
+		runProxy(t, name, bin, seed(sink.addr, fe, name == "goproxy"), fe)
+		if !waitFor(10*time.Second, func() bool { return sink.count("has no server available") == 2 }) {
+			t.Fatalf("%s: no event lines:\n%s", name, strings.Join(sink.all(), "\n"))
+		}
+		if body, err := get(fe); err != nil || !strings.Contains(body, "503") {
+			t.Fatalf("%s: GET: %q %v", name, body, err)
+		}
+		if !waitFor(10*time.Second, func() bool { return sink.count("Connect from") == 2 }) {
+			t.Fatalf("%s: no Connect lines:\n%s", name, strings.Join(sink.all(), "\n"))
+		}
+		lines[i] = sink.all()
+	}
+	if len(lines[0]) != 6 || len(lines[1]) != 6 {
+		t.Fatalf("line counts: haproxy %d, goproxy %d\n%s\n--\n%s", len(lines[0]), len(lines[1]),
+			strings.Join(lines[0], "\n"), strings.Join(lines[1], "\n"))
+	}
+	for i := range lines[0] {
+		if w, g := maskLog(lines[0][i]), maskLog(lines[1][i]); w != g {
+			t.Errorf("line %d differs:\nhaproxy: %s\ngoproxy: %s", i, w, g)
+		}
+	}
+}
