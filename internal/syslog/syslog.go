@@ -228,9 +228,33 @@ func (s *Sender) Log(level int, msg string, now time.Time) {
 	}
 }
 
+// LogBytes is Log for a message held in a byte slice: a proxy formats
+// each transaction's line into a buffer and sends it without making a
+// string of it.
+func (s *Sender) LogBytes(level int, msg []byte, now time.Time) {
+	if level > s.t.MaxLevel {
+		return
+	}
+	if level < s.t.MinLevel {
+		level = s.t.MinLevel
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = s.finish(append(s.appendHead(s.buf[:0], level, now), msg...))
+	if err := s.send(s.buf); err != nil {
+		s.dropped.Add(1)
+	}
+}
+
 // Append formats a line into dst, without the trailing newline of stream
 // targets; tests compare it with HAProxy's bytes.
 func (s *Sender) Append(dst []byte, level int, msg string, now time.Time) []byte {
+	return s.finish(append(s.appendHead(dst, level, now), msg...))
+}
+
+// appendHead appends the line's framing (priority, date, tag) for the
+// target's format.
+func (s *Sender) appendHead(dst []byte, level int, now time.Time) []byte {
 	pri := s.t.Facility*8 + level
 	switch s.t.Format {
 	case RFC3164:
@@ -271,7 +295,11 @@ func (s *Sender) Append(dst []byte, level int, msg string, now time.Time) []byte
 		dst = append(dst, ' ')
 	case Raw:
 	}
-	dst = append(dst, msg...)
+	return dst
+}
+
+// finish truncates the line to the target's length and ends it.
+func (s *Sender) finish(dst []byte) []byte {
 	// HAProxy ends every line with a newline, datagrams included.
 	if len(dst) > s.t.MaxLen-1 {
 		dst = dst[:s.t.MaxLen-1]
