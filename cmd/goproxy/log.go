@@ -302,8 +302,9 @@ func (l *logPart) logRecord(rec *proxy.LogRecord) {
 	if pl == nil {
 		return
 	}
-	r := l.record(rec, pl)
-	level, ok := pl.opts.Level(r)
+	var r logfmt.Record
+	l.record(&r, rec, pl)
+	level, ok := pl.opts.Level(&r)
 	if !ok {
 		return
 	}
@@ -316,18 +317,17 @@ func (l *logPart) logRecord(rec *proxy.LogRecord) {
 		}
 		b = logfmt.AppendConnect(buf[:0], rec.Client, rec.Frontend, rec.FrontName, rec.HTTP)
 	} else {
-		b = pl.format.Append(buf[:0], r)
+		b = pl.format.Append(buf[:0], &r)
 	}
 	now := time.Now()
-	msg := string(b)
 	for _, s := range pl.senders {
-		s.Log(level, msg, now)
+		s.LogBytes(level, b, now)
 	}
 }
 
 // record converts the proxy's LogRecord to the formatter's Record.
-func (l *logPart) record(rec *proxy.LogRecord, pl *proxyLog) *logfmt.Record {
-	r := &logfmt.Record{
+func (l *logPart) record(r *logfmt.Record, rec *proxy.LogRecord, pl *proxyLog) {
+	*r = logfmt.Record{
 		Client: rec.Client, FrontendAddr: rec.Frontend, Accept: rec.Accept,
 		Frontend: rec.FrontName, Backend: rec.BackName, Server: rec.ServerName, HTTP: rec.HTTP,
 		Tw: int64(rec.Tw), Tc: int64(rec.Tc), Tr: int64(rec.Tr),
@@ -360,7 +360,6 @@ func (l *logPart) record(rec *proxy.LogRecord, pl *proxyLog) *logfmt.Record {
 	copy(r.TermState[:], rec.TermState)
 	r.ReqCaptures = fillCaptures(rec.ReqCaptures, pl.nReq)
 	r.ResCaptures = fillCaptures(rec.ResCaptures, pl.nRes)
-	return r
 }
 
 // fillCaptures returns n captures from the proxy's values ("" is an
