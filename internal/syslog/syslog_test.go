@@ -79,9 +79,11 @@ func TestLevelsAndDrop(t *testing.T) {
 	s.Log(Info, "filtered out", time.Now())
 	s.Log(Emerg, "raised to minlevel", time.Now())
 	s.Log(Notice, "kept", time.Now())
+	s.LogBytes(Info, []byte("filtered out too"), time.Now())
+	s.LogBytes(Emerg, []byte("bytes raised"), time.Now())
 	buf := make([]byte, 2048)
 	var got []string
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		pc.SetReadDeadline(time.Now().Add(3 * time.Second))
 		n, _, err := pc.ReadFrom(buf)
 		if err != nil {
@@ -89,7 +91,7 @@ func TestLevelsAndDrop(t *testing.T) {
 		}
 		got = append(got, string(buf[:n]))
 	}
-	want := []string{"<4>raised to minlevel\n", "<5>kept\n"}
+	want := []string{"<4>raised to minlevel\n", "<5>kept\n", "<4>bytes raised\n"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
 	}
