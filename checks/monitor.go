@@ -29,6 +29,10 @@ type Config struct {
 	Spread int
 	// Rand returns a number in [0,1) for the jitter; nil means math/rand.
 	Rand func() float64
+	// OnHealth, when set, is called from Run with every check result that
+	// moved the health counter (HAProxy's `option log-health-checks`
+	// logs those), before the transition it may cause is sent.
+	OnHealth func(Event)
 }
 
 // Event reports a change between UP and DOWN.
@@ -150,7 +154,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err() // a check cut short by shutdown is not a result
 		}
-		ev, changed, next := m.record(r)
+		ev, moved, changed, next := m.record(r)
+		if moved && m.cfg.OnHealth != nil {
+			m.cfg.OnHealth(ev)
+		}
 		if changed && m.out != nil {
 			select {
 			case m.out <- ev:
@@ -162,16 +169,19 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
-// record applies r and returns the event, whether it is a transition and
-// the delay before the next check.
-func (m *Monitor) record(r Result) (Event, bool, time.Duration) {
+// record applies r and returns the event, whether it moved the health
+// counter, whether it is a transition, and the delay before the next
+// check.
+func (m *Monitor) record(r Result) (Event, bool, bool, time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.checks++
 	m.last = r
+	before, known := m.health.Value(), m.health.Known()
 	changed := m.health.Observe(r.OK(), r.Time)
 	ev := Event{Name: m.name, Up: m.health.Up(), Result: r, Health: m.health.Value()}
-	return ev, changed, m.jitter(m.cfg.For(m.health.Phase()))
+	moved := changed || !known || ev.Health != before
+	return ev, moved, changed, m.jitter(m.cfg.For(m.health.Phase()))
 }
 
 // jitter moves d by up to ±Spread% of d, as HAProxy's spread-checks does.

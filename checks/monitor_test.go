@@ -3,6 +3,8 @@ package checks
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -148,6 +150,40 @@ func TestMonitorStopsWhileSending(t *testing.T) {
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Fatalf("Run = %v", err)
+		}
+	})
+}
+
+// TestMonitorOnHealth: OnHealth sees every result that moved the health
+// counter (HAProxy's log-health-checks), not the ones that did not
+// (a failure while fully down, a success while fully up), in order and
+// before the transition event.
+func TestMonitorOnHealth(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ck := &scripted{results: []Status{StatusL4OK, StatusL4OK, StatusL4CON, StatusL4CON, StatusL4CON, StatusL4CON, StatusL4OK, StatusL4OK, StatusL4OK}}
+		events := make(chan Event, 10)
+		var mu sync.Mutex
+		var seen []string
+		m := NewMonitor("be/s1", ck, Config{Rise: 2, Fall: 3, Intervals: Intervals{Inter: time.Second},
+			OnHealth: func(ev Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				seen = append(seen, fmt.Sprintf("%d/%v/%d", ev.Health, ev.Up, len(events)))
+			}}, events)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- m.Run(ctx) }()
+		time.Sleep(8500 * time.Millisecond)
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		// health: 2 -> 4 (ok), 4 (ok, no move), 3, 2, 0 DOWN (3 fails),
+		// 0 (fail, no move), 1, 4 UP, 4 (no move). The third field is the
+		// number of transition events sent before the call.
+		want := "4/true/0 3/true/0 2/true/0 0/false/0 1/false/1 4/true/1"
+		if got := strings.Join(seen, " "); got != want {
+			t.Errorf("OnHealth calls %q, want %q", got, want)
 		}
 	})
 }
