@@ -970,7 +970,13 @@ type statsPageBody interface{ Body() []byte }
 // serveStatsPage is the proxy's Options.Stats hook: it answers a request
 // for a backend's `stats uri` with a whole HTTP/1.1 response.
 func (c *proxyControl) serveStatsPage(p *proxy.Proxy, fe *proxy.Frontend, req *proxy.StatsRequest) []byte {
-	pg := c.page(req.Backend.Cfg)
+	// The section whose `stats` settings matched: the backend's, or the
+	// frontend's when it serves the page itself.
+	pc := fe.Cfg
+	if req.Backend != nil && req.Backend.Cfg.Stats.Enabled {
+		pc = req.Backend.Cfg
+	}
+	pg := c.page(pc)
 	r := &stats.Request{Method: req.Method, URI: req.Target}
 	if req.Header != nil {
 		r.Authorization = req.Header("Authorization")
