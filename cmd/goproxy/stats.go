@@ -61,11 +61,6 @@ func registerCheckSource(p *proxy.Proxy, src checkSource) (unregister func()) {
 	return func() { checkSources.CompareAndDelete(p, src) }
 }
 
-// statsSocketListen, when set (by the process-model code), opens a stats
-// socket, for example by taking it over from the previous process; nil
-// means a fresh socket (listenStatsSocket).
-var statsSocketListen func(s haproxy.StatsSocket) (net.Listener, error)
-
 // statsPart is the runtimePart of statistics.
 type statsPart struct {
 	cfg *haproxy.Config
@@ -134,9 +129,6 @@ func (s *statsPart) Start(ctx context.Context, p *proxy.Proxy) error {
 }
 
 func (s *statsPart) listen(sc haproxy.StatsSocket) (net.Listener, error) {
-	if statsSocketListen != nil {
-		return statsSocketListen(sc)
-	}
 	ln, err := listenStatsSocket(sc)
 	if err == nil && sc.Addr.Net == "unix" {
 		if ino, ok := inode(sc.Addr.Host); ok {
