@@ -59,7 +59,19 @@ func (e *ServerEvent) appendHead(dst []byte) []byte {
 	return append(dst, e.Server...)
 }
 
+// appendReason appends ", reason: ..., check duration: Nms. ", or ". "
+// when the event has no check result (HAProxy with option
+// log-health-checks, which logs the check on its own line).
 func (e *ServerEvent) appendReason(dst []byte) []byte {
+	if e.Reason == "" {
+		return append(dst, ". "...)
+	}
+	return append(e.appendCheck(dst), ". "...)
+}
+
+// appendCheck appends ", reason: X[, code: N][, info: "..."], check
+// duration: Nms".
+func (e *ServerEvent) appendCheck(dst []byte) []byte {
 	dst = append(dst, ", reason: "...)
 	dst = append(dst, e.Reason...)
 	if e.HasCode {
@@ -73,7 +85,42 @@ func (e *ServerEvent) appendReason(dst []byte) []byte {
 	}
 	dst = append(dst, ", check duration: "...)
 	dst = strconv.AppendInt(dst, e.Duration, 10)
-	return append(dst, "ms. "...)
+	return append(dst, "ms"...)
+}
+
+// AppendHealthCheck appends the line of `option log-health-checks` for a
+// check that moved the health counter: "Health check for server be/s1
+// failed, reason: Layer4 connection problem, info: \"Connection
+// refused\", check duration: 0ms, status: 2/3 UP." (level LevelServerUp).
+// health is the counter after the check (0..rise+fall-1) and up the
+// state after it; the status shows, as HAProxy, the position among the
+// fall checks while UP and among the rise checks while DOWN.
+func AppendHealthCheck(dst []byte, e *ServerEvent, passed bool, health, rise, fall int, up bool) []byte {
+	dst = append(dst, "Health check for "...)
+	if e.Backup {
+		dst = append(dst, "backup "...)
+	}
+	dst = append(dst, "server "...)
+	dst = append(dst, e.Backend...)
+	dst = append(dst, '/')
+	dst = append(dst, e.Server...)
+	if passed {
+		dst = append(dst, " succeeded"...)
+	} else {
+		dst = append(dst, " failed"...)
+	}
+	dst = e.appendCheck(dst)
+	dst = append(dst, ", status: "...)
+	if up {
+		dst = strconv.AppendInt(dst, int64(health-rise+1), 10)
+		dst = append(dst, '/')
+		dst = strconv.AppendInt(dst, int64(fall), 10)
+		return append(dst, " UP."...)
+	}
+	dst = strconv.AppendInt(dst, int64(health), 10)
+	dst = append(dst, '/')
+	dst = strconv.AppendInt(dst, int64(rise), 10)
+	return append(dst, " DOWN."...)
 }
 
 func appendLeft(dst []byte, act, bck int, word string) []byte {
