@@ -138,6 +138,7 @@ func activeActive(t *testing.T, imA, imB lab.Impl) {
 		if err := stop.Wait(); err != nil {
 			t.Errorf("%s: init.d/keepalived stop: %v", c.stop.Name, err)
 		}
+		onPeer := time.Now()
 		lab.WaitFor(t, c.moves+" gone from "+c.stop.Name, 5*time.Second, func() bool { return !c.stop.HasAddr(c.moves) })
 		switched := time.Now()
 		lab.WaitFor(t, "requests through "+c.peer.Name, 5*time.Second, func() bool { return c.pm.SucceededSince(switched) })
@@ -145,8 +146,8 @@ func activeActive(t *testing.T, imA, imB lab.Impl) {
 		om, os := c.pm.Window(from, to), c.ps.Window(from, to)
 		record(t, pair, "2 VRRP stopped on "+c.stop.Name+": "+c.peer.Name+" takes "+vi, d, &om)
 		record(t, pair, "  (the other VIP meanwhile)", d, &os)
-		if limit := int(skew(50)/lab.Interval) + inFlight; om.Failed > limit {
-			t.Errorf("%s: %d requests failed on %s, want at most %d", c.stop.Name, om.Failed, c.moves, limit)
+		if late := c.pm.FailedBetween(onPeer, to); late > inFlight {
+			t.Errorf("%s: %d requests to %s sent after %s took it failed, want at most %d (%d in all, skew time %s)", c.stop.Name, late, c.moves, c.peer.Name, inFlight, om.Failed, skew(50))
 		}
 		if os.Failed > inFlight {
 			t.Errorf("%s: %d requests failed on the VIP that stays, want at most %d", c.stop.Name, os.Failed, inFlight)

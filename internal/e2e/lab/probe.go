@@ -172,13 +172,43 @@ type Outage struct {
 	MaxLatency time.Duration
 	Backends   map[string]int
 	FirstErr   error
+	// Errors counts the failures by kind (refused, timeout, reset, ...).
+	Errors map[string]int
+}
+
+// errKind names the kind of a probe failure for the figures.
+func errKind(err error) string {
+	if err == nil {
+		return "unfinished"
+	}
+	s := err.Error()
+	for _, k := range []string{"refused", "timeout", "reset", "EOF", "status", "no free client worker"} {
+		if strings.Contains(s, k) {
+			return k
+		}
+	}
+	return "other"
+}
+
+// FailedBetween counts the failed requests sent in [from, to): after an
+// event, they are what the event did not cover.
+func (p *Prober) FailedBetween(from, to time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.results {
+		if !r.Sent.Before(from) && r.Sent.Before(to) && !r.Done.IsZero() && r.Err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func (o Outage) String() string {
 	s := fmt.Sprintf("sent=%d failed=%d longest_gap_ms=%d max_latency_ms=%d backends=%v",
 		o.Sent, o.Failed, o.LongestGap.Milliseconds(), o.MaxLatency.Milliseconds(), o.Backends)
 	if o.FirstErr != nil {
-		s += fmt.Sprintf(" first_error=%q", o.FirstErr)
+		s += fmt.Sprintf(" errors=%v first_error=%q", o.Errors, o.FirstErr)
 	}
 	return s
 }
@@ -204,7 +234,7 @@ func (p *Prober) Window(from, to time.Time) Outage {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	o := Outage{Backends: map[string]int{}}
+	o := Outage{Backends: map[string]int{}, Errors: map[string]int{}}
 	var ok []time.Time
 	for _, r := range p.results {
 		if r.Sent.Before(from) || !r.Sent.Before(to) {
@@ -213,6 +243,7 @@ func (p *Prober) Window(from, to time.Time) Outage {
 		o.Sent++
 		if r.Done.IsZero() || r.Err != nil {
 			o.Failed++
+			o.Errors[errKind(r.Err)]++
 			if o.FirstErr == nil {
 				o.FirstErr = r.Err
 			}
