@@ -186,6 +186,10 @@ func (s *session) requestError(bw *bufio.Writer, err error, partial bool, start 
 		}
 		status = 408
 		term = termState(termClientTimeout, phaseRequest)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// The client shut its side within a request head: HAProxy
+		// answers 400 (measured: bytes after a refused CONNECT).
+		status = 400
 	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		return
 	}
@@ -329,6 +333,9 @@ func (x *exchange) run() bool {
 		return x.reply(resp, st, false)
 	}
 	x.forwardFor(fe.Cfg.Options.Forwardfor, be.Cfg.Options.Forwardfor)
+	if req.Method == "CONNECT" {
+		connectHost(&req.Header)
+	}
 	return x.forward()
 }
 
@@ -407,6 +414,21 @@ func (x *exchange) useService(r *haproxy.Rule) bool {
 		st, _ = strconv.Atoi(string(resp[9:12]))
 	}
 	return x.reply(resp, st, false)
+}
+
+// connectHost drops a default port (:80, :443) from the Host header of a
+// CONNECT request, as HAProxy 2.6 normalises it (measured; the target
+// itself is kept).
+func connectHost(h *http1.Header) {
+	for i, f := range *h {
+		if strings.EqualFold(f.Name, "host") {
+			if v, ok := strings.CutSuffix(f.Value, ":443"); ok {
+				(*h)[i].Value = v
+			} else if v, ok := strings.CutSuffix(f.Value, ":80"); ok {
+				(*h)[i].Value = v
+			}
+		}
+	}
 }
 
 // tarpit holds the request for timeout tarpit (or timeout connect).
@@ -854,7 +876,9 @@ done:
 	if be.ck != nil {
 		be.ck.response(resp, srv, x.ck.srv == srv && x.ck.direct, req.Method)
 	}
-	upgrade := resp.Status == 101 && req.Upgrade
+	// A 101 to an upgrade request, or a 2xx to CONNECT, turns the
+	// exchange into a tunnel.
+	upgrade := resp.Status == 101 && req.Upgrade || req.Method == "CONNECT" && resp.Status/100 == 2
 	untilClose := !resp.Body.Chunked && resp.Body.Length < 0
 	cliKeep := !cliClose && !req.Close && !untilClose && !fe.p.Stopping() && !upgrade
 	srvKeep := !srvClose && !resp.Close && !untilClose && !upgrade

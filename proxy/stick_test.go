@@ -308,3 +308,92 @@ listen l
 		}
 	}
 }
+
+// TestConnectMethodDifferential: CONNECT is forwarded to the server;
+// a 2xx answer turns the exchange into a tunnel both ways (half-close
+// included), any other answer is an ordinary response, like HAProxy 2.6.
+func TestConnectMethodDifferential(t *testing.T) {
+	addr := freeAddr(t)
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				var head strings.Builder
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					head.WriteString(line)
+					if line == "\r\n" {
+						break
+					}
+				}
+				if strings.Contains(head.String(), "deny.example") {
+					io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno")
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 Connection established\r\nX-Seen: "+strings.ReplaceAll(strings.TrimSpace(head.String()), "\r\n", "|")+"\r\n\r\n")
+				io.Copy(c, br)
+				io.WriteString(c, "bye")
+			}()
+		}
+	}()
+	cfg := func(bind string) string {
+		return `
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+frontend f
+  bind ` + bind + `
+  default_backend be
+backend be
+  server s ` + addr + `
+`
+	}
+	hpAddr, goAddr := freeAddr(t), freeAddr(t)
+	startHAProxy(t, cfg(hpAddr), hpAddr)
+	startProxy(t, cfg(goAddr), Options{})
+	for _, target := range []string{"tunnel.example:443", "tunnel.example:8443", "tunnel.example:80", "deny.example:443"} {
+		req := "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n"
+		exchange := func(a string) string {
+			c, err := net.Dial("tcp", a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, req)
+			br := bufio.NewReader(c)
+			c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			var head strings.Builder
+			for {
+				line, err := br.ReadString('\n')
+				head.WriteString(line)
+				if err != nil || line == "\r\n" {
+					break
+				}
+			}
+			io.WriteString(c, "ping")
+			c.(*net.TCPConn).CloseWrite()
+			rest, _ := io.ReadAll(br)
+			return head.String() + "|" + string(rest)
+		}
+		want, got := exchange(hpAddr), exchange(goAddr)
+		t.Logf("haproxy %q", want)
+		if got != want {
+			t.Errorf("%s\nhaproxy: %q\ngoproxy: %q", target, want, got)
+		}
+	}
+}
