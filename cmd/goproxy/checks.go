@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ type checksPart struct {
 	order    []*serverCheck
 	events   chan checks.Event
 
+	p          *proxy.Proxy // set by Start, before the monitors run
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	unregister func()
@@ -47,6 +49,11 @@ type serverCheck struct {
 	backend, server string
 	backup          bool
 	mon             *checks.Monitor
+	// logHealth is the backend's option log-health-checks: every check
+	// that moves the health counter is logged, with rise and fall for
+	// its status.
+	logHealth  bool
+	rise, fall int
 }
 
 // checkParts maps a running proxy to its health checks (checkSnapshot).
@@ -101,7 +108,12 @@ func (c *checksPart) Configure(*proxy.Options) error {
 		}
 		name := p.pc.Name + "/" + p.sc.Name
 		sc := &serverCheck{backend: p.pc.Name, server: p.sc.Name, backup: p.sc.Backup,
-			mon: checks.NewMonitor(name, p.chk, cfg, c.events)}
+			logHealth: slices.Contains(p.pc.Options.IgnoreUnknown, "log-health-checks"),
+			rise:      max(p.sc.Rise, 1), fall: max(p.sc.Fall, 1)}
+		if sc.logHealth {
+			cfg.OnHealth = func(ev checks.Event) { c.healthLine(sc, ev) }
+		}
+		sc.mon = checks.NewMonitor(name, p.chk, cfg, c.events)
 		c.monitors[name] = sc
 		c.order = append(c.order, sc)
 	}
@@ -203,6 +215,7 @@ func (c *checksPart) Start(ctx context.Context, p *proxy.Proxy) error {
 		return nil
 	}
 	ctx, c.cancel = context.WithCancel(ctx)
+	c.p = p
 	checkParts.Store(p, c)
 	unreg := registerCheckSource(p, c)
 	c.unregister = func() {
@@ -255,14 +268,31 @@ func (c *checksPart) transition(p *proxy.Proxy, sc *serverCheck, ev checks.Event
 	}
 	p.SetServerState(sc.backend, sc.server, ev.Up)
 	e := serverEvent(p, sc.backend, sc.server)
-	e.Reason, e.Code, e.HasCode = ev.Result.Status.Description(), ev.Result.Code, ev.Result.Status.HasCode()
-	e.Info, e.Duration = ev.Result.Info, ev.Result.Duration.Milliseconds()
+	if !sc.logHealth { // else the check was logged on its own line
+		e.Reason, e.Code, e.HasCode = ev.Result.Status.Description(), ev.Result.Code, ev.Result.Status.HasCode()
+		e.Info, e.Duration = ev.Result.Info, ev.Result.Duration.Milliseconds()
+	}
 	if ev.Up {
 		logServerLine(p, c.env, sc.backend, logfmt.LevelServerUp, logfmt.AppendServerUp(nil, e), false)
 		return
 	}
 	logServerLine(p, c.env, sc.backend, logfmt.LevelServerDown, logfmt.AppendServerDown(nil, e),
 		e.ActiveLeft == 0 && e.BackupLeft == 0)
+}
+
+// healthLine logs a check that moved the health counter (option
+// log-health-checks), as HAProxy: notice, to the backend's targets and
+// stderr.
+func (c *checksPart) healthLine(sc *serverCheck, ev checks.Event) {
+	if !serverAllowedUp(c.p, sc.backend, sc.server) {
+		return
+	}
+	e := &logfmt.ServerEvent{Backend: sc.backend, Server: sc.server, Backup: sc.backup,
+		Reason: ev.Result.Status.Description(), Code: ev.Result.Code, HasCode: ev.Result.Status.HasCode(),
+		Info: ev.Result.Info, Duration: ev.Result.Duration.Milliseconds()}
+	line := logfmt.AppendHealthCheck(nil, e, ev.Result.OK(), ev.Health, sc.rise, sc.fall, ev.Up)
+	logEvent(c.cfg, sc.backend, logfmt.LevelServerUp, string(line))
+	c.env.Warn("%s", line)
 }
 
 // serverEvent describes backend/server and its backend after a change:

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -498,5 +499,90 @@ backend be
 		if w, g := maskLog(wantErr[i]), maskLog(gotErr[i]); w != g {
 			t.Errorf("stderr line %d differs:\nhaproxy: %s\ngoproxy: %s", i, w, g)
 		}
+	}
+}
+
+// TestLogHealthChecksAgainstHAProxy: with option log-health-checks every
+// check that moves the health counter is logged ("Health check for
+// server ... status: 2/3 UP.") and the DOWN/UP lines lose their reason;
+// the sequences of an active and of a backup server through a kill and a
+// restart are compared with haproxy's.
+func TestLogHealthChecksAgainstHAProxy(t *testing.T) {
+	hap := testenv.LookPath(t, "haproxy")
+	gop := goproxyBinary(t)
+	s1 := newTagServer(t, "one")
+	conf := func(sink, fe string) string {
+		return fmt.Sprintf(`global
+    log %s local0
+defaults
+    mode http
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %s
+    default_backend bact
+backend bact
+    option log-health-checks
+    server s1 %s check inter 100 fall 3 rise 2
+backend bbck
+    option log-health-checks
+    server b1 %s backup check inter 100 fall 2 rise 2
+`, sink, fe, s1.addr, s1.addr)
+	}
+	sinks := map[string]*syslogSink{}
+	outs := map[string]*lockedBuf{}
+	for _, name := range []string{"haproxy", "goproxy"} {
+		bin := hap
+		if name == "goproxy" {
+			bin = gop
+		}
+		sink, fe := newSyslogSink(t), freeAddr(t, "127.0.0.1")
+		sinks[name] = sink
+		outs[name], _ = runProxy(t, name, bin, conf(sink.addr, fe), fe)
+		sink.wait(t, name, "Health check for server bact/s1 succeeded")
+		sink.wait(t, name, "Health check for backup server bbck/b1 succeeded")
+	}
+	s1.stop()
+	for name, sink := range sinks {
+		sink.wait(t, name, "backend bact has no server available!")
+		sink.wait(t, name, "backend bbck has no server available!")
+	}
+	s1.start(t)
+	for name, sink := range sinks {
+		sink.wait(t, name, "Server bact/s1 is UP")
+		sink.wait(t, name, "Backup Server bbck/b1 is UP")
+	}
+	for _, be := range []string{"bact", "bbck"} {
+		var seq [2][]string
+		for i, name := range []string{"haproxy", "goproxy"} {
+			for _, l := range sinks[name].all() {
+				if strings.Contains(l, " "+be+"/") || strings.Contains(l, "backend "+be+" ") {
+					seq[i] = append(seq[i], maskLog(l))
+				}
+			}
+		}
+		if strings.Join(seq[0], "\n") != strings.Join(seq[1], "\n") {
+			t.Errorf("%s: lines differ:\nhaproxy:\n%s\ngoproxy:\n%s", be, strings.Join(seq[0], "\n"), strings.Join(seq[1], "\n"))
+		} else {
+			t.Logf("%s: %d lines, same as haproxy:\n%s", be, len(seq[1]), strings.Join(seq[1], "\n"))
+		}
+	}
+	// stderr carries the same lines (as warnings; the no-server one as an
+	// alert).
+	var errs [2]string
+	for i, name := range []string{"haproxy", "goproxy"} {
+		var ls []string
+		for l := range strings.SplitSeq(outs[name].String(), "\n") {
+			if strings.Contains(l, "Health check") || strings.Contains(l, "Server b") || strings.Contains(l, "no server") {
+				ls = append(ls, maskLog(l))
+			}
+		}
+		sort.Strings(ls) // the two backends interleave differently
+		errs[i] = strings.Join(ls, "\n")
+	}
+	if errs[0] != errs[1] {
+		t.Errorf("stderr differs:\nhaproxy:\n%s\ngoproxy:\n%s", errs[0], errs[1])
 	}
 }
