@@ -68,9 +68,10 @@ type checkLab struct {
 	pid      int
 }
 
-func checkConfig(sink, fe string, s1, s2 *tagServer) string {
+func checkConfig(sink, fe, sock string, s1, s2 *tagServer) string {
 	return fmt.Sprintf(`global
     log %s local0
+    stats socket %s mode 600 level admin
 defaults
     mode http
     log global
@@ -92,7 +93,7 @@ backend bsolo
 backend btcp
     server t1 %s check inter 100 fall 1 rise 1 port %s
     server tb %s backup check inter 100 fall 3 rise 3 port %s
-`, sink, fe, s1.addr, s2.addr, s1.addr, s2.addr, portOf(s1.addr), s2.addr, portOf(s1.addr))
+`, sink, sock, fe, s1.addr, s2.addr, s1.addr, s2.addr, portOf(s1.addr), s2.addr, portOf(s1.addr))
 }
 
 func portOf(addr string) string {
@@ -112,6 +113,26 @@ func tagsSeen(addr string, n int) map[string]bool {
 		seen[body] = true
 	}
 	return seen
+}
+
+// firstChecksDone polls `show stat` until n servers report a check
+// status other than INI.
+func firstChecksDone(t *testing.T, who, sock string, n int) {
+	t.Helper()
+	if !waitFor(10*time.Second, func() bool {
+		done := 0
+		for line := range strings.SplitSeq(statsCmd(t, "unix", sock, "show stat"), "\n") {
+			f := strings.Split(line, ",")
+			if len(f) > 36 && f[1] != "FRONTEND" && f[1] != "BACKEND" && !strings.HasPrefix(line, "#") {
+				if st := strings.TrimPrefix(f[36], "* "); st != "" && st != "INI" {
+					done++
+				}
+			}
+		}
+		return done >= n
+	}) {
+		t.Fatalf("%s: the first checks did not all run within 10s:\n%s", who, statsCmd(t, "unix", sock, "show stat"))
+	}
 }
 
 // stderrLine returns the first line of the process output containing sub.
@@ -143,8 +164,13 @@ func TestHealthChecksAgainstHAProxy(t *testing.T) {
 		if l.name == "goproxy" {
 			bin = gop
 		}
-		out, c := runProxy(t, l.name, bin, checkConfig(l.sink.addr, l.fe, s1, s2), l.fe)
+		sock := filepath.Join(t.TempDir(), "stats.sock")
+		out, c := runProxy(t, l.name, bin, checkConfig(l.sink.addr, l.fe, sock, s1, s2), l.fe)
 		l.out, l.pid = out, c.Process.Pid
+		// Every server must have passed its first check before the kill,
+		// or a server never checked goes DOWN at its first failure
+		// whatever its fall.
+		firstChecksDone(t, l.name, sock, 5)
 	}
 	for _, l := range labs {
 		if !waitFor(10*time.Second, func() bool { s := tagsSeen(l.fe, 4); return s["one"] && s["two"] }) {
@@ -210,6 +236,9 @@ func TestHealthChecksAgainstHAProxy(t *testing.T) {
 		}
 		stderrEv := strings.Replace(ev, "backend bsolo ", "backend 'bsolo' ", 1)
 		stderrEv = strings.Replace(stderrEv, "backend btcp ", "backend 'btcp' ", 1)
+		waitFor(5*time.Second, func() bool { // stderr may lag behind syslog
+			return stderrLine(labs[0].out, stderrEv) != "" && stderrLine(labs[1].out, stderrEv) != ""
+		})
 		w, g = maskLog(stderrLine(labs[0].out, stderrEv)), maskLog(stderrLine(labs[1].out, stderrEv))
 		if w != g || w == "" {
 			t.Errorf("stderr line differs:\nhaproxy: %s\ngoproxy: %s", w, g)
@@ -441,11 +470,16 @@ backend be
 	if len(want) != len(steps)+1 {
 		t.Fatalf("haproxy: %d lines, want %d:\n%s", len(want), len(steps)+1, strings.Join(want, "\n"))
 	}
-	for l := range strings.SplitSeq(hout.String(), "\n") {
-		if strings.Contains(l, "Server be/") || strings.Contains(l, "no server available") {
-			wantErr = append(wantErr, l)
+	// stderr may lag behind syslog: poll for every line.
+	waitFor(5*time.Second, func() bool {
+		wantErr = nil
+		for l := range strings.SplitSeq(hout.String(), "\n") {
+			if strings.Contains(l, "Server be/") || strings.Contains(l, "no server available") {
+				wantErr = append(wantErr, l)
+			}
 		}
-	}
+		return len(wantErr) == len(steps)+1
+	})
 
 	// goproxy's runtime in process, with its logging part.
 	gsink := newSyslogSink(t)
@@ -572,16 +606,19 @@ backend bbck
 	// stderr carries the same lines (as warnings; the no-server one as an
 	// alert).
 	var errs [2]string
-	for i, name := range []string{"haproxy", "goproxy"} {
-		var ls []string
-		for l := range strings.SplitSeq(outs[name].String(), "\n") {
-			if strings.Contains(l, "Health check") || strings.Contains(l, "Server b") || strings.Contains(l, "no server") {
-				ls = append(ls, maskLog(l))
+	collect := func() {
+		for i, name := range []string{"haproxy", "goproxy"} {
+			var ls []string
+			for l := range strings.SplitSeq(outs[name].String(), "\n") {
+				if strings.Contains(l, "Health check") || strings.Contains(l, "Server b") || strings.Contains(l, "no server") {
+					ls = append(ls, maskLog(l))
+				}
 			}
+			sort.Strings(ls) // the two backends interleave differently
+			errs[i] = strings.Join(ls, "\n")
 		}
-		sort.Strings(ls) // the two backends interleave differently
-		errs[i] = strings.Join(ls, "\n")
 	}
+	waitFor(5*time.Second, func() bool { collect(); return errs[0] == errs[1] }) // stderr may lag behind syslog
 	if errs[0] != errs[1] {
 		t.Errorf("stderr differs:\nhaproxy:\n%s\ngoproxy:\n%s", errs[0], errs[1])
 	}

@@ -149,6 +149,19 @@ var (
 
 func maskTimers(s string) string { return timerValue.ReplaceAllString(s, "${1}N") }
 
+// maskActconn masks %ac, the process-wide connection count, which
+// includes connections the test closed just before (readiness probes)
+// until the proxy has noticed their close.
+func maskActconn(s string) string {
+	s = actconnSlash.ReplaceAllString(s, " AC/$1 ")
+	return actconnCLF.ReplaceAllString(s, "$1 AC ")
+}
+
+var (
+	actconnSlash = regexp.MustCompile(` \d+/(\d+/\d+/\d+/\+?\d+) `)
+	actconnCLF   = regexp.MustCompile(`( [A-Za-z-]{4}) \d+ `)
+)
+
 func maskLog(s string) string {
 	for _, m := range logMasks {
 		s = m.re.ReplaceAllString(s, m.repl)
@@ -199,7 +212,7 @@ func knownCoreDiff(g string) (string, string) {
 	return g, ""
 }
 
-var tcpCounters = regexp.MustCompile(` ([A-Za-z-]{2} \d+/\d+)/(\d+)/(\d+)/`)
+var tcpCounters = regexp.MustCompile(` ([A-Za-z-]{2} (?:AC|\d+)/\d+)/(\d+)/(\d+)/`)
 
 // logLab is one instance of the logging test configuration.
 type logLab struct {
@@ -229,7 +242,7 @@ frontend fclf
     default_backend be
 frontend ffmt
     bind %s
-    log-format "%%ci:%%cp [%%tr] %%ft %%b/%%s %%ST %%B %%tsc %%ac/%%fc %%{+Q}r %%HM %%HU %%HV"
+    log-format "%%ci:%%cp [%%tr] %%ft %%b/%%s %%ST %%B %%tsc %%fc/%%bc %%{+Q}r %%HM %%HU %%HV"
     default_backend be
 frontend ft
     mode tcp
@@ -323,15 +336,21 @@ func (l *logLab) drive(t *testing.T, who string) []string {
 	lines = append(lines, std)
 	tcpRequest(t, l.tcp)
 	next("] ft ")
-	// dontlognull: a connection that sends nothing is not logged, the
-	// next one, which sends a request, is.
+	// dontlognull: a connection that sends something is logged; then one
+	// that sends nothing is not: after it, another transaction on ft
+	// (not compared) is logged and fnull still has one line. (The null
+	// connection comes last so that no line counts it as open.)
+	tcpRequest(t, l.null)
+	next("] fnull ")
 	c, err := net.Dial("tcp4", l.null)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
-	tcpRequest(t, l.null)
-	next("] fnull ")
+	tcpRequest(t, l.tcp)
+	if !waitFor(10*time.Second, func() bool { return l.sink.count("] ft ") == 2 }) {
+		t.Fatalf("%s: no second ft line", who)
+	}
 	if n := l.sink.count("] fnull "); n != 1 {
 		t.Errorf("%s: %d lines for the dontlognull frontend, want 1:\n%s", who, n, strings.Join(l.sink.all(), "\n"))
 	}
@@ -377,7 +396,7 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 	want := theirs.drive(t, "haproxy")
 	got := ours.drive(t, "goproxy")
 	for i := range want {
-		w, g := maskLog(want[i]), maskLog(got[i])
+		w, g := maskActconn(maskLog(want[i])), maskActconn(maskLog(got[i]))
 		if !strings.Contains(want[i], "] ft ") && !strings.Contains(want[i], "] fnull ") { // HTTP mode
 			w, g = maskHTTPBytes(w), maskHTTPBytes(g)
 		}
