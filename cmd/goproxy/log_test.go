@@ -420,6 +420,14 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 			t.Errorf("soft-stop line differs:\nhaproxy: %s\ngoproxy: %s", w, g)
 		}
 	}
+	// `no log`: fready never logs, not even its soft stop.
+	ours.sink.wait(t, "goproxy", "Proxy <HTTPCLIENT> stopped")
+	theirs.sink.wait(t, "haproxy", "Proxy <HTTPCLIENT> stopped")
+	for _, l := range []*logLab{theirs, ours} {
+		if n := l.sink.count("fready"); n != 0 {
+			t.Errorf("%d lines for the `no log` frontend:\n%s", n, strings.Join(l.sink.all(), "\n"))
+		}
+	}
 }
 
 // TestSyslogTarget maps `log` lines to sender targets: address forms,
@@ -500,7 +508,7 @@ server inst2 %s check inter 5000 fall 3
 		if name == "goproxy" {
 			bin = gop
 		}
-		runProxy(t, name, bin, seed(sink.addr, fe, name == "goproxy"), fe)
+		_, cmd := runProxy(t, name, bin, seed(sink.addr, fe, name == "goproxy"), fe)
 		if !waitFor(10*time.Second, func() bool { return sink.count("has no server available") == 2 }) {
 			t.Fatalf("%s: no event lines:\n%s", name, strings.Join(sink.all(), "\n"))
 		}
@@ -509,6 +517,11 @@ server inst2 %s check inter 5000 fall 3
 		}
 		if !waitFor(10*time.Second, func() bool { return sink.count("Connect from") == 2 }) {
 			t.Fatalf("%s: no Connect lines:\n%s", name, strings.Join(sink.all(), "\n"))
+		}
+		// A hard stop (SIGTERM) logs nothing.
+		cmd.Process.Signal(syscall.SIGTERM)
+		if !waitFor(10*time.Second, func() bool { return !alive(cmd.Process.Pid) }) {
+			t.Fatalf("%s: still running 10s after SIGTERM", name)
 		}
 		lines[i] = sink.all()
 	}
