@@ -70,7 +70,6 @@ type statsPart struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	listeners []net.Listener
-	unixPaths map[string]uint64 // socket files created, with their inode
 }
 
 func newStatsPart(cfg *haproxy.Config, env *partEnv) (runtimePart, error) {
@@ -98,7 +97,7 @@ func (s *statsPart) Start(ctx context.Context, p *proxy.Proxy) error {
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.wg.Go(func() { s.ctl.sample(ctx) })
 	for _, sc := range s.cfg.Global.StatsSockets {
-		ln, err := s.listen(sc)
+		ln, err := listenStatsSocket(sc)
 		if err != nil {
 			// HAProxy's two alerts: the socket, then the exit.
 			s.env.Alert("Binding [%s] for frontend GLOBAL: %v", sc.Pos, err)
@@ -128,19 +127,6 @@ func (s *statsPart) Start(ctx context.Context, p *proxy.Proxy) error {
 	return nil
 }
 
-func (s *statsPart) listen(sc haproxy.StatsSocket) (net.Listener, error) {
-	ln, err := listenStatsSocket(sc)
-	if err == nil && sc.Addr.Net == "unix" {
-		if ino, ok := inode(sc.Addr.Host); ok {
-			if s.unixPaths == nil {
-				s.unixPaths = map[string]uint64{}
-			}
-			s.unixPaths[sc.Addr.Host] = ino
-		}
-	}
-	return ln, err
-}
-
 // listenStatsSocket opens a `stats socket` address: a unix socket (a
 // stale file is replaced, the mode and owner applied) or a TCP address
 // (`ipv4@`, `ipv6@`, host:port).
@@ -148,24 +134,25 @@ func listenStatsSocket(sc haproxy.StatsSocket) (net.Listener, error) {
 	a := sc.Addr
 	switch a.Net {
 	case "unix":
+		// As HAProxy: bind a temporary name, set its mode, then rename it
+		// over the path, so that the path always answers during a reload
+		// and whatever file was there (an old socket) is replaced.
 		path := a.Host
-		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			// HAProxy binds a temporary name and renames it over the
-			// old socket; a dead socket file is simply replaced.
-			if c, err := net.Dial("unix", path); err == nil {
-				c.Close()
-			}
-			os.Remove(path)
-		}
-		ln, err := net.Listen("unix", path)
+		tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+		os.Remove(tmp)
+		ln, err := net.Listen("unix", tmp)
 		if err != nil {
 			return nil, fmt.Errorf("cannot bind UNIX socket (%s) [%s]", strerror(err), path)
 		}
 		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		fail := func(what string, err error) (net.Listener, error) {
+			ln.Close()
+			os.Remove(tmp)
+			return nil, fmt.Errorf("%s (%s) [%s]", what, strerror(err), path)
+		}
 		if sc.Mode != 0 {
-			if err := os.Chmod(path, os.FileMode(sc.Mode)); err != nil {
-				ln.Close()
-				return nil, fmt.Errorf("cannot change UNIX socket ownership (%s) [%s]", strerror(err), path)
+			if err := os.Chmod(tmp, os.FileMode(sc.Mode)); err != nil {
+				return fail("cannot change UNIX socket ownership", err)
 			}
 		}
 		if sc.User != "" || sc.Group != "" {
@@ -176,10 +163,12 @@ func listenStatsSocket(sc haproxy.StatsSocket) (net.Listener, error) {
 			if sc.Group != "" {
 				gid = lookupID(sc.Group, "group")
 			}
-			if err := os.Chown(path, uid, gid); err != nil {
-				ln.Close()
-				return nil, fmt.Errorf("cannot change UNIX socket ownership (%s) [%s]", strerror(err), path)
+			if err := os.Chown(tmp, uid, gid); err != nil {
+				return fail("cannot change UNIX socket ownership", err)
 			}
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fail("cannot switch final and temporary UNIX sockets", err)
 		}
 		return ln, nil
 	case "abns":
@@ -228,16 +217,8 @@ func lookupID(name, db string) int {
 	return -1
 }
 
-func inode(path string) (uint64, bool) {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return 0, false
-	}
-	return st.Ino, true
-}
-
-// Close stops the sockets and removes the unix socket files it created,
-// unless a new process (reload) has replaced them.
+// Close stops the sockets. Like HAProxy, it leaves the unix socket files
+// in place (a new process has usually replaced them already).
 func (s *statsPart) Close() error {
 	if s.cancel != nil {
 		s.cancel()
@@ -246,11 +227,6 @@ func (s *statsPart) Close() error {
 		ln.Close()
 	}
 	s.wg.Wait()
-	for p, ino := range s.unixPaths {
-		if cur, ok := inode(p); ok && cur == ino {
-			os.Remove(p)
-		}
-	}
 	if s.ctl != nil {
 		s.ctl.detach()
 	}

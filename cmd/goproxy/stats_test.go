@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -998,6 +999,8 @@ func TestStatsSocketAcrossReload(t *testing.T) {
 	sock, pidFile, cfg := filepath.Join(dir, "s.sock"), filepath.Join(dir, "g.pid"), filepath.Join(dir, "g.cfg")
 	addr := freeAddr(t, "127.0.0.1")
 	writeFile(t, cfg, httpCfg("    stats socket "+sock+" mode 600 level admin expose-fd listeners\n", addr, backend(t, "127.0.0.1", "A")))
+	// Whatever file is at the path is replaced, as HAProxy does.
+	writeFile(t, sock, "not a socket")
 	if err := runCmd(bin, "-D", "-f", cfg, "-p", pidFile); err != nil {
 		t.Fatal(err)
 	}
@@ -1023,6 +1026,17 @@ func TestStatsSocketAcrossReload(t *testing.T) {
 	}
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket after reload: %v %v", fi, err)
+	}
+	// Stopped, the process leaves its socket file, as HAProxy does.
+	syscall.Kill(cur, syscall.SIGTERM)
+	if !waitFor(10*time.Second, func() bool { return !alive(cur) }) {
+		t.Fatalf("process %d did not stop on SIGTERM", cur)
+	}
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("socket file after stop: %v %v", fi, err)
+	}
+	if tmps, _ := filepath.Glob(sock + ".*.tmp"); len(tmps) != 0 {
+		t.Errorf("temporary sockets left: %v", tmps)
 	}
 }
 
