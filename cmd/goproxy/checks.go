@@ -91,6 +91,9 @@ func (c *checksPart) Configure(*proxy.Options) error {
 			for _, w := range warns {
 				c.env.Warn("config : backend '%s', server '%s': %s", pc.Name, sc.Name, w)
 			}
+			if chk == nil {
+				continue
+			}
 			all = append(all, pending{pc, sc, chk})
 			if minInter == 0 || interOf(sc) < minInter {
 				minInter = interOf(sc)
@@ -127,6 +130,15 @@ func interOf(sc *haproxy.Server) time.Duration {
 	return 2 * time.Second
 }
 
+// connectHasPort reports whether the backend's tcp-check sequence starts
+// with a connect rule naming a port (which gives a portless server one).
+func connectHasPort(pc *haproxy.Proxy) bool {
+	if pc.CheckKind != haproxy.CheckTCPSeq || len(pc.TCPCheck) == 0 || pc.TCPCheck[0].Action != "connect" {
+		return false
+	}
+	return slices.Contains(pc.TCPCheck[0].Args, "port")
+}
+
 // errNoCheckPort: a checked server without a port and without `port`
 // (HAProxy refuses the configuration).
 var errNoCheckPort = errors.New("neither service port nor check port")
@@ -138,13 +150,13 @@ var errNoCheckPort = errors.New("neither service port nor check port")
 func newChecker(pc *haproxy.Proxy, sc *haproxy.Server) (checks.Checker, []string, error) {
 	var warns []string
 	if sc.Addr.Net == "unix" || sc.Addr.Net == "abns" {
-		return nil, warns, fmt.Errorf("health checks on %s sockets are not supported", sc.Addr.Net)
+		return nil, []string{fmt.Sprintf("health checks on %s sockets are not supported by goproxy; the server is not checked.", sc.Addr.Net)}, nil
 	}
 	port := sc.Addr.Port
 	if sc.CheckPort > 0 {
 		port = sc.CheckPort
 	}
-	if port == 0 && sc.CheckPort == 0 && (sc.Addr.NoPort || sc.Addr.PortOff) {
+	if (sc.Addr.NoPort || sc.Addr.PortOff) && sc.CheckPort == 0 && !connectHasPort(pc) {
 		return nil, warns, errNoCheckPort
 	}
 	host := sc.Addr.Host

@@ -286,6 +286,8 @@ func TestNewChecker(t *testing.T) {
 			"*checks.HTTP 127.0.0.1:80 \"OPTIONS / HTTP/1.0\\r\\n\\r\\n\" expect=1 warn=1"},
 		{"no port", "", "server s 127.0.0.1 check", "error: neither service port nor check port"},
 		{"no port, check port", "", "server s 127.0.0.1 check port 8080", "*checks.TCP 127.0.0.1:8080"},
+		{"port offset", "", "server s 127.0.0.1:+1 check", "error: neither service port nor check port"},
+		{"unix socket", "", "server s /run/app.sock check", "<nil> warn=1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
