@@ -311,10 +311,14 @@ func (l *logPart) logRecord(rec *proxy.LogRecord) {
 	var buf [512]byte
 	var b []byte
 	if pl.format == nil {
-		// Without a log format HAProxy logs the connection at accept.
+		// Without a log format HAProxy logs the connection at accept, at
+		// level info whatever the outcome (measured with
+		// log-separate-errors and a 503); dontlognull still drops empty
+		// connections.
 		if !pl.firstOfConn(rec) {
 			return
 		}
+		level = syslog.Info
 		b = logfmt.AppendConnect(buf[:0], rec.Client, rec.Frontend, rec.FrontName, rec.HTTP)
 	} else {
 		b = pl.format.Append(buf[:0], &r)

@@ -269,7 +269,8 @@ frontend ftag
     default_backend be
 frontend fplain
     bind %s
-    default_backend be
+    option log-separate-errors
+    default_backend bnone
 frontend fstd
     bind %s
     log stdout format short local0
@@ -320,6 +321,7 @@ func (l *logLab) drive(t *testing.T, who string) []string {
 		t.Errorf("%s: %d lines for ftag, want 2 (local0 and local2; local1 notice filters info out)", who, n)
 	}
 	// Without a log format: HAProxy's "Connect from" line.
+	// (503 with log-separate-errors: still level info)
 	if _, err := get(l.plain); err != nil {
 		t.Fatalf("%s: GET via fplain: %v", who, err)
 	}
