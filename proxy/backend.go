@@ -491,6 +491,7 @@ func isTimeout(err error) bool {
 type serverConn struct {
 	srv  *Server
 	conn net.Conn
+	rw   io.ReadWriter // conn's raw reads and writes (rawIO)
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	used bool // at least one request was sent on it
@@ -533,7 +534,7 @@ func (s *Server) getIdle() *serverConn {
 		s.idle = s.idle[:len(s.idle)-1]
 		if time.Since(sc.idle) < 5*time.Second {
 			if sc.br == nil {
-				sc.br, sc.bw = getReader(sc.conn), getWriter(sc.conn)
+				sc.br, sc.bw = getReader(sc.rw), getWriter(sc.rw)
 			}
 			return sc
 		}
@@ -580,7 +581,7 @@ func putReader(br *bufio.Reader) {
 	readerPool.Put(br)
 }
 
-func getWriter(c net.Conn) *bufio.Writer {
+func getWriter(c io.Writer) *bufio.Writer {
 	if v := writerPool.Get(); v != nil {
 		bw := v.(*bufio.Writer)
 		bw.Reset(c)

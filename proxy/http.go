@@ -35,7 +35,8 @@ func (s *session) serveHTTP() {
 	p := fe.p
 	c := s.cli
 	defer c.Close()
-	s.pr.c = c
+	rw := newRawIO(c)
+	s.pr.c = rw
 	br := getReader(&s.pr)
 	var bw *bufio.Writer
 	defer func() {
@@ -117,7 +118,7 @@ func (s *session) serveHTTP() {
 			c.SetReadDeadline(time.Time{})
 		}
 		if bw == nil {
-			bw = getWriter(c)
+			bw = getWriter(rw)
 		}
 		err := req.Read(br, p.cfg.Global.TuneBufsize-p.cfg.Global.TuneMaxrewrite)
 		if err != nil {
@@ -142,7 +143,7 @@ const idleGrace = 500 * time.Millisecond
 // byte read while the connection was idle. It lets an idle connection
 // wait with a 1-byte buffer instead of a pooled bufio.Reader.
 type prefixReader struct {
-	c    net.Conn
+	c    io.Reader
 	one  [1]byte
 	have bool
 }
@@ -774,7 +775,8 @@ func (x *exchange) serverConn(srv *Server, key balance.Key) (sc *serverConn, reu
 		return nil, false, false
 	}
 	x.srv = res.srv
-	sc = &serverConn{srv: res.srv, conn: res.conn, br: getReader(res.conn), bw: getWriter(res.conn)}
+	rw := newRawIO(res.conn)
+	sc = &serverConn{srv: res.srv, conn: res.conn, rw: rw, br: getReader(rw), bw: getWriter(rw)}
 	s.srvConn = sc
 	return sc, false, true
 }
