@@ -242,8 +242,11 @@ type serverAdmin struct {
 	lastChange time.Time
 	// downs counts UP to DOWN transitions made by the operator (entering
 	// maintenance while UP): HAProxy's chkdown counts them with the
-	// checks' own.
-	downs int64
+	// checks' own; maintTime is the time spent in maintenance, counted
+	// as downtime (maintSince: the current period).
+	downs      int64
+	maintTime  time.Duration
+	maintSince time.Time
 }
 
 // backendHistory follows a backend's UP/DOWN state for lastchg, chkdown
@@ -620,10 +623,15 @@ func (c *proxyControl) serverRow(be *proxy.Backend, s *proxy.Server, i, iid int,
 		st.Op = stats.OpRunning
 	}
 	last := a.lastChange
-	if snap, ok := c.check(be.Name, s.Name); ok && a.state != stats.AdminMaint {
+	if snap, ok := c.check(be.Name, s.Name); ok {
 		st.Check = checkOf(snap)
+		st.CheckPaused = a.state == stats.AdminMaint
 		st.ChkFail, st.ChkDown = int64(snap.Failed), int64(snap.Downs)+a.downs
-		st.Downtime = int64(snap.Downtime / time.Second)
+		down := snap.Downtime + a.maintTime
+		if a.state == stats.AdminMaint {
+			down += now.Sub(a.maintSince)
+		}
+		st.Downtime = int64(down / time.Second)
 		if snap.LastChange.After(last) {
 			last = snap.LastChange
 		}
@@ -740,11 +748,17 @@ func (c *proxyControl) SetServerAdmin(backend, server string, st stats.AdminStat
 	if a.state == st {
 		return nil
 	}
-	if st == stats.AdminMaint && s.Up() {
-		a.downs++
+	now := time.Now()
+	if st == stats.AdminMaint {
+		if s.Up() {
+			a.downs++
+		}
+		a.maintSince = now
+	} else if a.state == stats.AdminMaint {
+		a.maintTime += now.Sub(a.maintSince)
 	}
 	a.state = st
-	a.lastChange = time.Now()
+	a.lastChange = now
 	c.applyLocked(backend, s)
 	return nil
 }

@@ -480,6 +480,18 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 					t.Errorf("after %q %s: haproxy %q, goproxy %q", st.cmd, k, a[k], b[k])
 				}
 			}
+			if wired {
+				// Check columns: hidden in maintenance, counters kept
+				// (entering maintenance counts as a DOWN transition).
+				hr, gr := statsByKey(h.rows(t)), statsByKey(g.rows(t))
+				for _, k := range []string{"be/s1", "be/s2"} {
+					for _, f := range []int{stats.FChkdown, stats.FChkfail, stats.FCheckStatus, stats.FCheckHealth, stats.FCheckRise, stats.FWeight, stats.FUweight} {
+						if x, y := strings.TrimPrefix(hr[k][f], "* "), strings.TrimPrefix(gr[k][f], "* "); x != y {
+							t.Errorf("after %q %s %s: haproxy %q, goproxy %q", st.cmd, k, stats.FieldNames[f], x, y)
+						}
+					}
+				}
+			}
 		}
 	})
 

@@ -116,8 +116,11 @@ type Server struct {
 	Admin       AdminState
 	Op          OpState
 	Check       *Check // nil when the server has no health check
-	Weight      int    // effective weight
-	UWeight     int    // user weight
+	// CheckPaused hides the check's result columns while the server is
+	// in maintenance (HAProxy pauses its check), keeping its counters.
+	CheckPaused bool
+	Weight      int // effective weight
+	UWeight     int // user weight
 	Backup      bool
 	Slim        int64 // maxconn, 0 for none
 	Qlimit      int64 // maxqueue, 0 for none
@@ -304,6 +307,8 @@ func (s *Server) Row() Row {
 	if ck := s.Check; ck != nil {
 		r.setInts(FChkfail, s.ChkFail, s.ChkDown)
 		r.SetInt(FDowntime, s.Downtime)
+	}
+	if ck := s.Check; ck != nil && !s.CheckPaused {
 		r[FCheckStatus] = ck.Status
 		if ck.Code > 0 {
 			r.SetInt(FCheckCode, int64(ck.Code))
