@@ -216,9 +216,9 @@ var tcpCounters = regexp.MustCompile(` ([A-Za-z-]{2} (?:AC|\d+)/\d+)/(\d+)/(\d+)
 
 // logLab is one instance of the logging test configuration.
 type logLab struct {
-	sink                                                     *syslogSink
-	http, clf, fmt, tcp, null, nosrv, tag, plain, std, ready string
-	out                                                      *lockedBuf
+	sink                                                             *syslogSink
+	http, clf, fmt, tcp, null, nosrv, tag, plain, tplain, std, ready string
+	out                                                              *lockedBuf
 }
 
 func (l *logLab) config(server string) string {
@@ -271,6 +271,10 @@ frontend fplain
     bind %s
     option log-separate-errors
     default_backend bnone
+frontend ftplain
+    mode tcp
+    bind %s
+    default_backend bt
 frontend fstd
     bind %s
     log stdout format short local0
@@ -286,7 +290,7 @@ backend bt
     mode tcp
     server t1 %s
 backend bnone
-`, l.sink.addr, l.http, l.clf, l.fmt, l.tcp, l.null, l.nosrv, l.tag, l.sink.addr, l.sink.addr, l.plain, l.std, l.ready, server, server)
+`, l.sink.addr, l.http, l.clf, l.fmt, l.tcp, l.null, l.nosrv, l.tag, l.sink.addr, l.sink.addr, l.plain, l.tplain, l.std, l.ready, server, server)
 }
 
 // drive sends the test's traffic to one instance, one transaction at a
@@ -326,6 +330,8 @@ func (l *logLab) drive(t *testing.T, who string) []string {
 		t.Fatalf("%s: GET via fplain: %v", who, err)
 	}
 	next("(fplain/HTTP)")
+	tcpRequest(t, l.tplain)
+	next("(ftplain/TCP)")
 	// A stdout target in format short, besides the inherited global one.
 	if _, err := get(l.std); err != nil {
 		t.Fatalf("%s: GET via fstd: %v", who, err)
@@ -389,7 +395,8 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 		return &logLab{sink: newSyslogSink(t), http: freeAddr(t, "127.0.0.1"), clf: freeAddr(t, "127.0.0.1"),
 			fmt: freeAddr(t, "127.0.0.1"), tcp: freeAddr(t, "127.0.0.1"), null: freeAddr(t, "127.0.0.1"),
 			nosrv: freeAddr(t, "127.0.0.1"), ready: freeAddr(t, "127.0.0.1"), tag: freeAddr(t, "127.0.0.1"),
-			plain: freeAddr(t, "127.0.0.1"), std: freeAddr(t, "127.0.0.1")}
+			plain: freeAddr(t, "127.0.0.1"), std: freeAddr(t, "127.0.0.1"),
+			tplain: freeAddr(t, "127.0.0.1")}
 	}
 	theirs, ours := newLab(), newLab()
 	var theirCmd, ourCmd *exec.Cmd
@@ -415,7 +422,7 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 	// connections (fready has `no log`: stderr only).
 	theirCmd.Process.Signal(syscall.SIGUSR1)
 	ourCmd.Process.Signal(syscall.SIGUSR1)
-	for _, px := range []string{"fh", "fclf", "ffmt", "ft", "fnull", "fnosrv", "ftag", "fplain", "fstd", "be", "bt", "bnone"} {
+	for _, px := range []string{"fh", "fclf", "ffmt", "ft", "fnull", "fnosrv", "ftag", "fplain", "ftplain", "fstd", "be", "bt", "bnone"} {
 		sub := "Proxy " + px + " stopped"
 		w, g := maskLog(theirs.sink.wait(t, "haproxy", sub)), maskLog(ours.sink.wait(t, "goproxy", sub))
 		if w != g {
