@@ -68,7 +68,7 @@ type checkLab struct {
 	pid      int
 }
 
-func checkConfig(sink, fe, sock string, s1, s2 *tagServer) string {
+func checkConfig(sink, fe, sock string, s1, s2 *tagServer, notFound string) string {
 	return fmt.Sprintf(`global
     log %s local0
     stats socket %s mode 600 level admin
@@ -93,7 +93,10 @@ backend bsolo
 backend btcp
     server t1 %s check inter 100 fall 1 rise 1 port %s
     server tb %s backup check inter 100 fall 3 rise 3 port %s
-`, sink, sock, fe, s1.addr, s2.addr, s1.addr, s2.addr, portOf(s1.addr), s2.addr, portOf(s1.addr))
+backend bseed
+    option httpchk HEAD /haproxy.txt HTTP/1.1\r\nHost:192.168.1.187
+    server inst2 %s check inter 100 fall 3
+`, sink, sock, fe, s1.addr, s2.addr, s1.addr, s2.addr, portOf(s1.addr), s2.addr, portOf(s1.addr), notFound)
 }
 
 func portOf(addr string) string {
@@ -157,6 +160,14 @@ func TestHealthChecksAgainstHAProxy(t *testing.T) {
 	hap := testenv.LookPath(t, "haproxy")
 	gop := goproxyBinary(t)
 	s1, s2 := newTagServer(t, "one"), newTagServer(t, "two")
+	// The seed's check line against a server answering 404.
+	nf, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nfSrv := &http.Server{Handler: http.NotFoundHandler()}
+	go nfSrv.Serve(nf)
+	t.Cleanup(func() { nfSrv.Close() })
 	labs := []*checkLab{{name: "haproxy"}, {name: "goproxy"}}
 	for _, l := range labs {
 		l.sink, l.fe = newSyslogSink(t), freeAddr(t, "127.0.0.1")
@@ -165,12 +176,12 @@ func TestHealthChecksAgainstHAProxy(t *testing.T) {
 			bin = gop
 		}
 		sock := filepath.Join(t.TempDir(), "stats.sock")
-		out, c := runProxy(t, l.name, bin, checkConfig(l.sink.addr, l.fe, sock, s1, s2), l.fe)
+		out, c := runProxy(t, l.name, bin, checkConfig(l.sink.addr, l.fe, sock, s1, s2, nf.Addr().String()), l.fe)
 		l.out, l.pid = out, c.Process.Pid
 		// Every server must have passed its first check before the kill,
 		// or a server never checked goes DOWN at its first failure
 		// whatever its fall.
-		firstChecksDone(t, l.name, sock, 5)
+		firstChecksDone(t, l.name, sock, 6)
 	}
 	for _, l := range labs {
 		if !waitFor(10*time.Second, func() bool { s := tagsSeen(l.fe, 4); return s["one"] && s["two"] }) {
@@ -223,6 +234,7 @@ func TestHealthChecksAgainstHAProxy(t *testing.T) {
 
 	// Compare the event lines, syslog and stderr.
 	events := []string{
+		"Server bseed/inst2 is DOWN", "backend bseed has no server available!",
 		"Server be/s1 is DOWN", "Server bsolo/only is DOWN", "backend bsolo has no server available!",
 		" Server btcp/t1 is DOWN", "Backup Server btcp/tb is DOWN", "backend btcp has no server available!",
 		"Server be/s1 is UP", "Server bsolo/only is UP", " Server btcp/t1 is UP", "Backup Server btcp/tb is UP",
@@ -235,6 +247,7 @@ func TestHealthChecksAgainstHAProxy(t *testing.T) {
 			t.Logf("same: %s", g)
 		}
 		stderrEv := strings.Replace(ev, "backend bsolo ", "backend 'bsolo' ", 1)
+		stderrEv = strings.Replace(stderrEv, "backend bseed ", "backend 'bseed' ", 1)
 		stderrEv = strings.Replace(stderrEv, "backend btcp ", "backend 'btcp' ", 1)
 		waitFor(5*time.Second, func() bool { // stderr may lag behind syslog
 			return stderrLine(labs[0].out, stderrEv) != "" && stderrLine(labs[1].out, stderrEv) != ""
