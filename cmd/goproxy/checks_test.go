@@ -118,10 +118,25 @@ func tagsSeen(addr string, n int) map[string]bool {
 	return seen
 }
 
+// waitSocket waits until the unix stats socket accepts connections.
+func waitSocket(t *testing.T, who, sock string) {
+	t.Helper()
+	if !waitFor(10*time.Second, func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("%s: stats socket %s did not come up within 10s", who, sock)
+	}
+}
+
 // firstChecksDone polls `show stat` until n servers report a check
 // status other than INI.
 func firstChecksDone(t *testing.T, who, sock string, n int) {
 	t.Helper()
+	waitSocket(t, who, sock)
 	if !waitFor(10*time.Second, func() bool {
 		done := 0
 		for line := range strings.SplitSeq(statsCmd(t, "unix", sock, "show stat"), "\n") {
@@ -464,6 +479,7 @@ backend be
 	// haproxy through its stats socket.
 	hsink, hfe, sock := newSyslogSink(t), freeAddr(t, "127.0.0.1"), filepath.Join(t.TempDir(), "s.sock")
 	hout, _ := runProxy(t, "haproxy", hap, cfgText(hsink.addr, hfe, sock), hfe)
+	waitSocket(t, "haproxy", sock)
 	var want, wantErr []string
 	for i, st := range steps {
 		statsCmd(t, "unix", sock, st.cmd)
