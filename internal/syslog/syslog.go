@@ -201,12 +201,24 @@ func Open(t Target) (*Sender, error) {
 }
 
 // Close releases the socket.
+// Lines logged after Close are dropped (never sent to a descriptor
+// number the process may have reused).
 func (s *Sender) Close() error {
-	if s.stream || s.fd < 0 {
+	if s.stream {
 		return nil
 	}
-	return unix.Close(s.fd)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd < 0 {
+		return nil
+	}
+	err := unix.Close(s.fd)
+	s.fd = -1
+	return err
 }
+
+// errClosed: the sender was closed.
+var errClosed = errors.New("syslog sender closed")
 
 // Dropped counts the lines that could not be sent at once.
 func (s *Sender) Dropped() uint64 { return s.dropped.Load() }
@@ -314,6 +326,9 @@ func appendPri(dst []byte, pri int) []byte {
 }
 
 func (s *Sender) send(b []byte) error {
+	if s.fd < 0 {
+		return errClosed
+	}
 	switch {
 	case s.stream:
 		_, err := unix.Write(s.fd, b)

@@ -104,6 +104,16 @@ func TestLevelsAndDrop(t *testing.T) {
 	if u.Dropped() != 1 {
 		t.Errorf("dropped = %d, want 1", u.Dropped())
 	}
+	// After Close: dropped, never written to a reused descriptor.
+	s.Close()
+	s.Log(Emerg, "after close", time.Now())
+	s.LogBytes(Emerg, []byte("after close"), time.Now())
+	if s.Dropped() != 2 {
+		t.Errorf("dropped after close = %d, want 2", s.Dropped())
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
 }
 
 // TestSameBytesAsHAProxy sends the same kind of line as a real HAProxy 2.6
