@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"hapair/parser/haproxy"
 )
@@ -175,7 +178,15 @@ it maps to the modern keywords with a warning.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	if sig := syscall.Signal(code - 128); sig == syscall.SIGTERM || sig == syscall.SIGINT {
+		// A hard stop by signal ends as HAProxy's does: killed by that
+		// signal (systemd and shells see "terminated", not an exit code).
+		signal.Reset(sig)
+		syscall.Kill(os.Getpid(), sig)
+		time.Sleep(time.Second) // the signal ends the process meanwhile
+	}
+	os.Exit(code)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -88,6 +88,10 @@ func startProcess(f *flags, cfg *haproxy.Config, stderr io.Writer) int {
 		go watchMaster()
 	}
 	if err := serve(context.Background(), cfg, opts); err != nil {
+		var se *signalExit
+		if errors.As(err, &se) {
+			return se.Code()
+		}
 		msg := fmt.Sprintf("[ALERT]    (%d) : %v", pid, err)
 		daemon.Fail(msg)
 		fmt.Fprintln(stderr, msg)

@@ -135,6 +135,7 @@ func runMaster(f *flags, m processMode, stderr io.Writer) int {
 				}
 			case syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT:
 				stopping = true
+				say("[WARNING]", "Exiting Master process...")
 				if s == syscall.SIGINT {
 					s = syscall.SIGTERM
 				}
@@ -147,11 +148,18 @@ func runMaster(f *flags, m processMode, stderr io.Writer) int {
 			}
 		case e := <-exits:
 			delete(workers, e.pid)
-			if e.pid == current.Pid() && !stopping {
-				say("[ALERT]", "Current worker (%d) exited with code %d (%s)", e.pid, e.code, e.why)
-				forward(syscall.SIGTERM)
-				stopping = true
-				exitCode = e.code
+			if e.pid == current.Pid() {
+				level := "[WARNING]"
+				if e.code != 0 {
+					level = "[ALERT]"
+				}
+				say(level, "Current worker (%d) exited with code %d (%s)", e.pid, e.code, e.why)
+				if !stopping {
+					// HAProxy's exit-on-failure: the others go too.
+					forward(syscall.SIGTERM)
+					stopping = true
+					exitCode = e.code
+				}
 			} else {
 				say("[WARNING]", "Former worker (%d) exited with code %d (%s)", e.pid, e.code, e.why)
 			}
@@ -176,7 +184,13 @@ func exitOf(pid int, err error) workerExit {
 			sig := ws.Signal()
 			return workerExit{pid, 128 + int(sig), signalName(sig)}
 		}
-		return workerExit{pid, ee.ExitCode(), "Exit"}
+		code := ee.ExitCode()
+		if code > 128 && code < 128+32 {
+			// A worker that left as a signal would have (143 after
+			// SIGTERM) is reported as HAProxy reports it.
+			return workerExit{pid, code, signalName(syscall.Signal(code - 128))}
+		}
+		return workerExit{pid, code, "Exit"}
 	}
 	return workerExit{pid, 1, err.Error()}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -328,4 +329,122 @@ func TestSoftStopKeepAliveAndHardStopAfter(t *testing.T) {
 	if n, err := stuckR.Read(make([]byte, 1)); n != 0 || err == nil {
 		t.Errorf("stuck connection still open after hard stop")
 	}
+}
+
+// TestStopMatchesHAProxy: exit codes and the master's words on SIGTERM
+// and SIGUSR1, in the foreground (-db) and in master-worker mode (-W),
+// are HAProxy 2.6's.
+func TestStopMatchesHAProxy(t *testing.T) {
+	hap := testenv.LookPath(t, "haproxy")
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	be := backend(t, "127.0.18.14", "stop-ok")
+	type outcome struct {
+		code  int
+		lines []string
+	}
+	run := func(prog, mode string, sig syscall.Signal) outcome {
+		addr := freeAddr(t, "127.0.18.14")
+		cfg := filepath.Join(dir, "s.cfg")
+		writeFile(t, cfg, httpCfg("", addr, be))
+		cmd := exec.Command(prog, mode, "-f", cfg)
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		ready := func() bool {
+			return serving(addr) && (mode != "-W" || strings.Contains(out.String(), "Loading success."))
+		}
+		if !waitFor(5*time.Second, ready) {
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("%s %s did not start:\n%s", prog, mode, out)
+		}
+		// HAProxy's master ignores signals for a moment after it starts
+		// (it re-executes itself): wait until it catches this one.
+		if mode == "-W" && !waitFor(5*time.Second, func() bool { return catches(cmd.Process.Pid, sig) }) {
+			t.Logf("%s never showed %v as caught", prog, sig)
+		}
+		cmd.Process.Signal(sig)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("%s %s did not stop on %v:\n%s", prog, mode, sig, out)
+		}
+		var lines []string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.Contains(l, "worker") || strings.Contains(l, "Master") {
+				if strings.Contains(l, "New worker") || strings.Contains(l, "Loading success") {
+					continue
+				}
+				lines = append(lines, normalizePids(l))
+			}
+		}
+		code := cmd.ProcessState.ExitCode()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal()) // as a shell reports it
+			lines = append(lines, "killed by "+ws.Signal().String())
+		}
+		return outcome{code, lines}
+	}
+	for _, tc := range []struct {
+		mode string
+		sig  syscall.Signal
+	}{
+		{"-db", syscall.SIGTERM},
+		{"-db", syscall.SIGUSR1},
+		{"-W", syscall.SIGTERM},
+		{"-W", syscall.SIGUSR1},
+	} {
+		want := run(hap, tc.mode, tc.sig)
+		got := run(bin, tc.mode, tc.sig)
+		if got.code != want.code || strings.Join(got.lines, "\n") != strings.Join(want.lines, "\n") {
+			t.Errorf("%s %v: goproxy exit %d\n%s\nhaproxy exit %d\n%s", tc.mode, tc.sig,
+				got.code, strings.Join(got.lines, "\n"), want.code, strings.Join(want.lines, "\n"))
+		}
+	}
+}
+
+// normalizePids replaces every parenthesised number with (PID).
+func normalizePids(l string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(l, "(")
+		j := strings.Index(l, ")")
+		if i < 0 || j < i {
+			b.WriteString(l)
+			return b.String()
+		}
+		inner := l[i+1 : j]
+		if _, err := strconv.Atoi(strings.TrimSpace(inner)); err == nil && len(inner) > 2 {
+			inner = "PID"
+		}
+		b.WriteString(l[:i+1] + inner + ")")
+		l = l[j+1:]
+	}
+}
+
+// catches reports whether process pid has a handler for sig and does not
+// block it (from /proc/PID/status).
+func catches(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	bit := uint64(1) << (uint(sig) - 1)
+	var cgt, blk uint64
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "SigCgt:\t"); ok {
+			cgt, _ = strconv.ParseUint(v, 16, 64)
+		}
+		if v, ok := strings.CutPrefix(l, "SigBlk:\t"); ok {
+			blk, _ = strconv.ParseUint(v, 16, 64)
+		}
+	}
+	return cgt&bit != 0 && blk&bit == 0
 }

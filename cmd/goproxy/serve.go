@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -68,7 +69,7 @@ type partEnv struct {
 // checks, stats), write the pid file, chroot and drop privileges, offer
 // the listeners to a successor, tell the old processes to go, report
 // ready.
-func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
+func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) (err error) {
 	pid := os.Getpid()
 	env := &partEnv{
 		Pid: pid,
@@ -84,8 +85,27 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGTTOU, syscall.SIGTTIN, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	ctx, hardStop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	ctx, hardStop := context.WithCancel(ctx)
 	defer hardStop()
+	var stoppedBy atomic.Value // the signal of a hard stop
+	hard := make(chan os.Signal, 1)
+	signal.Notify(hard, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(hard)
+	go func() {
+		select {
+		case s := <-hard:
+			stoppedBy.Store(s)
+			hardStop()
+		case <-ctx.Done():
+		}
+	}()
+	// A hard stop by signal ends the process as the signal would
+	// (HAProxy 2.6 exits 143 on SIGTERM).
+	defer func() {
+		if s, ok := stoppedBy.Load().(os.Signal); ok && err == nil {
+			err = &signalExit{s.(syscall.Signal)}
+		}
+	}()
 
 	if opts.Program == "" {
 		opts.Program = "haproxy"
@@ -213,6 +233,15 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) error {
 		}
 	}
 }
+
+// signalExit is serve's answer when a signal stopped the process: the
+// exit code is 128 + the signal, as for a process the signal killed.
+type signalExit struct{ sig syscall.Signal }
+
+func (e *signalExit) Error() string { return "stopped by " + e.sig.String() }
+
+// Code is the process exit code.
+func (e *signalExit) Code() int { return 128 + int(e.sig) }
 
 // hardStopGrace is how long a hard stop waits for the connections to
 // close before the process leaves anyway.
