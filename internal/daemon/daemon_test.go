@@ -168,3 +168,50 @@ func TestNotify(t *testing.T) {
 		t.Errorf("without NOTIFY_SOCKET: %v", err)
 	}
 }
+
+// TestStartWorker: Start without Setsid keeps the child in our session
+// (a master's worker), passes the given arguments and environment, and
+// WaitReady returns once the child is ready.
+func TestStartWorker(t *testing.T) {
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	c, err := Start(Spec{
+		Args: []string{"-test.run=^$", "extra-arg"},
+		Env:  []string{envMode + "=serve", "DAEMON_TEST_ADDR=" + addrFile},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Cmd.Process.Kill(); c.Cmd.Wait() })
+	if err := c.WaitReady(10 * time.Second); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	sid, _ := unix.Getsid(c.Pid())
+	if mySid, _ := unix.Getsid(0); sid != mySid {
+		t.Errorf("worker session %d, want ours %d", sid, mySid)
+	}
+	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(c.Pid()) + "/cmdline")
+	if !strings.Contains(string(cmdline), "extra-arg") {
+		t.Errorf("cmdline %q lacks the given arguments", cmdline)
+	}
+	addr, err := os.ReadFile(addrFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", string(addr))
+	if err != nil {
+		t.Fatalf("worker does not serve: %v", err)
+	}
+	conn.Close()
+}
+
+// TestStartFails: a child that fails hands its message to WaitReady.
+func TestStartFails(t *testing.T) {
+	c, err := Start(Spec{Env: []string{envMode + "=fail"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.WaitReady(10 * time.Second)
+	if err == nil || !strings.Contains(err.Error(), "cannot bind socket") {
+		t.Fatalf("WaitReady = %v, want the child's message", err)
+	}
+}
