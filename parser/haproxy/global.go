@@ -200,10 +200,9 @@ func parseGlobalStats(l *loader, g *Global, ln Line) {
 			l.d.Alertf(ln.Pos, "'stats socket' : %v.", err)
 			return
 		}
-		s := StatsSocket{Pos: ln.Pos, Addr: addr, Level: "user"}
-		if addr.Net == "unix" || addr.Net == "abns" {
-			s.Level = "user"
-		}
+		// HAProxy 2.6 gives a socket without `level` the operator level
+		// (measured: `show cli level` answers "operator").
+		s := StatsSocket{Pos: ln.Pos, Addr: addr, Level: "operator"}
 		for i := 3; i < len(w); i++ {
 			switch w[i] {
 			case "mode":
