@@ -394,3 +394,49 @@ func TestMissingInterfaceRefused(t *testing.T) {
 		t.Errorf("dynamic_interfaces: daemon did not start:\n%s", readFile(errPath))
 	}
 }
+
+// TestScriptsDoNotInheritReadiness: scripts the detached daemon runs see
+// neither internal/daemon's readiness variable nor its pipe (fd 3); a
+// daemon started by a track script (the seed's check_haproxy.sh starts
+// the proxy) would otherwise take them for its own and not detach.
+func TestScriptsDoNotInheritReadiness(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := buildGovrrpd(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "seen")
+	script := filepath.Join(dir, "chk.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\n{ env; ls /proc/$$/fd; } > "+out+".tmp; mv "+out+".tmp "+out+"\n"), 0o755)
+	conf := filepath.Join(dir, "k.conf")
+	os.WriteFile(conf, []byte(`vrrp_script chk {
+  script "`+script+`"
+  interval 1
+}
+vrrp_instance VI_1 {
+  interface lo
+  virtual_router_id 1
+  priority 255
+  virtual_ipaddress { 192.0.2.9 }
+  track_script { chk }
+  notify_master "`+script+`"
+}
+`), 0o644)
+	ns := netns.New(t, "h20r")
+	pidFile := filepath.Join(dir, "k.pid")
+	if b, err := ns.Command(bin, "-G", "-f", conf, "-p", pidFile, "-r", filepath.Join(dir, "v.pid")).CombinedOutput(); err != nil {
+		t.Fatalf("start: %v\n%s", err, b)
+	}
+	pid := readPid(t, pidFile)
+	defer syscall.Kill(pid, syscall.SIGTERM)
+	if !waitFor(5*time.Second, func() bool { return readFile(out) != "" }) {
+		t.Fatal("the script did not run")
+	}
+	seen := readFile(out)
+	if strings.Contains(seen, "HAPAIR_DAEMON_READY_FD") {
+		t.Errorf("script environment carries the readiness variable:\n%s", seen)
+	}
+	for _, l := range strings.Fields(seen) {
+		if l == "3" {
+			t.Errorf("script has fd 3 open (the readiness pipe?):\n%s", seen)
+		}
+	}
+}

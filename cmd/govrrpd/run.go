@@ -52,23 +52,39 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, lg *logger, opts dae
 	if err != nil {
 		lg.log(err.Error())
 	}
-	nctx, ncancel := context.WithCancel(context.Background())
-	ndone := make(chan struct{})
-	go func() { defer close(ndone); n.Run(nctx) }()
-	defer func() { ncancel(); <-ndone }()
-
-	// The LVS part: keepalived's checker process.
-	lv := &lvsPart{lg: lg, pidFile: opts.CheckPidFile}
-	if !opts.VRRPOnly {
-		lv.start(ctx, cfg)
-		defer lv.stop()
-	}
-
-	if opts.CheckOnly {
+	// ready is closed once the daemon has told a waiting parent that it
+	// runs. No script (track, notify, LVS) starts before that: until then
+	// the environment still carries internal/daemon's readiness variable
+	// and pipe, and a daemon that a script starts (the seed's
+	// check_haproxy.sh starts goproxy) would take them for its own and
+	// stay in the foreground, in the script's process group.
+	ready := make(chan struct{})
+	markReady := sync.OnceFunc(func() {
 		lg.log("Startup complete")
 		if opts.Ready != nil {
 			opts.Ready()
 		}
+		close(ready)
+	})
+	nctx, ncancel := context.WithCancel(context.Background())
+	ndone := make(chan struct{})
+	go func() {
+		defer close(ndone)
+		select {
+		case <-ready:
+			n.Run(nctx) // events queued meanwhile are delivered now
+		case <-nctx.Done():
+		}
+	}()
+	defer func() { ncancel(); <-ndone }()
+
+	// The LVS part: keepalived's checker process.
+	lv := &lvsPart{lg: lg, pidFile: opts.CheckPidFile}
+	defer lv.stop()
+
+	if opts.CheckOnly {
+		markReady()
+		lv.start(ctx, cfg)
 		return signalLoop(ctx, lg, opts, nil, lv, nil)
 	}
 
@@ -81,12 +97,7 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, lg *logger, opts dae
 			}
 		},
 		OnEvent: func(instance, ev string, prio int) { n.Event(instance, ev, prio) },
-		Started: func() {
-			lg.log("Startup complete")
-			if opts.Ready != nil {
-				opts.Ready()
-			}
-		},
+		Started: markReady,
 		OnGroupState: func(group string, st vrrp.State) {
 			if s, ok := states[st]; ok {
 				n.StateChanged(notify.Group, group, s, 0)
@@ -124,6 +135,11 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, lg *logger, opts dae
 		twg.Add(1)
 		go func() {
 			defer twg.Done()
+			select {
+			case <-ready:
+			case <-tctx.Done():
+				return
+			}
 			if err := r.Run(tctx); err != nil && tctx.Err() == nil {
 				lg.log(err.Error())
 			}
@@ -140,6 +156,14 @@ func runDaemon(ctx context.Context, cfg *keepalived.Config, lg *logger, opts dae
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- d.Run(ctx) }()
+	select {
+	case <-ready:
+	case err := <-runErr:
+		return err
+	}
+	if !opts.VRRPOnly {
+		lv.start(ctx, cfg)
+	}
 	return signalLoop(ctx, lg, opts, d, lv, func(nc *keepalived.Config) bool {
 		if err := d.Reload(nc); err != nil {
 			lg.log(err.Error())
