@@ -416,7 +416,7 @@ check=$1; pidfile=$2
 count() { ps -C haproxy --no-header | wc -l; }
 echo "before $(count)"
 $check
-echo "started $(cat $pidfile) $(count)"
+echo "started $(cat $pidfile) $(count) $(ps -o user= -p $(cat $pidfile))"
 read go
 kill -9 $(cat $pidfile)
 i=0; while [ "$(count)" -ne 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
@@ -476,6 +476,9 @@ echo "stopped $(count)"
 	f := next("started")
 	if f[2] != "1" {
 		t.Errorf("ps -C haproxy counts %s processes after start, want 1", f[2])
+	}
+	if len(f) < 4 || f[3] != "nobody" {
+		t.Errorf("goproxy runs as %v, want nobody (the seed's `user nobody`)", f[3:])
 	}
 	if body, err := get(listen); err != nil || body != "seed-ok" {
 		t.Fatalf("goproxy started by check_haproxy.sh does not serve: %q, %v", body, err)
