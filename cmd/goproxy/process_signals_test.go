@@ -325,6 +325,13 @@ func TestSoftStopKeepAliveAndHardStopAfter(t *testing.T) {
 	if d := time.Since(t0); d < 1400*time.Millisecond {
 		t.Errorf("process left after %v, before hard-stop-after", d)
 	}
+	// HAProxy 2.6's words.
+	for _, want := range []string{"soft-stop running for too long, performing a hard-stop.",
+		"Proxy f hard-stopped (1 remaining conns will be closed)."} {
+		if !strings.Contains(out2.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out2)
+		}
+	}
 	stuck.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if n, err := stuckR.Read(make([]byte, 1)); n != 0 || err == nil {
 		t.Errorf("stuck connection still open after hard stop")

@@ -195,7 +195,12 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) (err err
 			case <-ctx.Done():
 				return
 			case <-hardTimer:
-				env.Warn("Proxy: hard-stop-after expired, closing the remaining connections.")
+				env.Warn("soft-stop running for too long, performing a hard-stop.")
+				for _, fe := range p.Frontends() {
+					if n := fe.Counters.Scur.Load(); n > 0 {
+						env.Warn("Proxy %s hard-stopped (%d remaining conns will be closed).", fe.Name, n)
+					}
+				}
 				p.Close()
 				return
 			case s := <-sigs:
