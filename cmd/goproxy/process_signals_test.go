@@ -93,6 +93,11 @@ func TestSignalsPauseResumeDump(t *testing.T) {
 	if !waitFor(5*time.Second, func() bool { return serving(addr) }) {
 		t.Fatalf("SIGTTIN did not resume:\n%s", out)
 	}
+	for _, want := range []string{"Paused frontend f.", "Resumed frontend f."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks HAProxy's %q:\n%s", want, out)
+		}
+	}
 	if body, err := get(addr); err != nil || body != "sig-ok" {
 		t.Errorf("after resume: %q, %v", body, err)
 	}

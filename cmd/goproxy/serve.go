@@ -215,8 +215,10 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) (err err
 					}
 				case syscall.SIGTTOU:
 					ls.setPaused(true, env.Warn)
+					sayFrontends(p, env, "Paused")
 				case syscall.SIGTTIN:
 					ls.setPaused(false, env.Warn)
+					sayFrontends(p, env, "Resumed")
 				case syscall.SIGHUP:
 					dumpServerStates(p, env)
 				}
@@ -236,6 +238,18 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) (err err
 		case <-time.After(hardStopGrace):
 			return nil
 		}
+	}
+}
+
+// sayFrontends reports a pause or resume per frontend as HAProxy does
+// ("Paused frontend f.", a listen section is a "proxy").
+func sayFrontends(p *proxy.Proxy, env *partEnv, what string) {
+	for _, fe := range p.Frontends() {
+		kind := "frontend"
+		if fe.Cfg.Kind == "listen" {
+			kind = "proxy"
+		}
+		env.Warn("%s %s %s.", what, kind, fe.Name)
 	}
 }
 
