@@ -10,10 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"hapair/parser/haproxy"
 	"hapair/proxy/balance"
@@ -309,17 +306,6 @@ func (be *Backend) wake() {
 	be.qmu.Unlock()
 }
 
-// reuseAddr sets SO_REUSEADDR on a socket before bind/connect.
-func reuseAddr(_, _ string, c syscall.RawConn) error {
-	var serr error
-	if err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
 // resolveOnce turns a server host into an address at start-up (the
 // parser already checked that it resolves); an invalid result makes dial
 // resolve by name each time.
@@ -357,8 +343,10 @@ func (s *Server) port(dst netip.AddrPort) int {
 // dial connects to the server within timeout connect.
 func (s *Server) dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
 	// KeepAlive -1: no Go default keep-alive (option srvtcpka sets it).
-	// SO_REUSEADDR as HAProxy sets on server sockets.
-	d := net.Dialer{Timeout: s.be.Cfg.Timeouts.Connect, KeepAlive: -1, Control: reuseAddr}
+	// No SO_REUSEADDR: HAProxy 2.6 sets it only with a `source` address
+	// (strace: socket, TCP_NODELAY, connect), and each setsockopt is a
+	// system call per connection.
+	d := net.Dialer{Timeout: s.be.Cfg.Timeouts.Connect, KeepAlive: -1}
 	// Dial by address string: Dialer.DialTCP with a zero local address
 	// binds explicitly, and bind(2)'s port search is far slower than
 	// connect(2)'s when many ports are in TIME_WAIT.

@@ -174,14 +174,73 @@ func (fe *Frontend) acceptLoop(l net.Listener) {
 			p.global.release()
 			return
 		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			defer p.global.release()
-			defer fe.limit.release()
-			defer p.untrack(c)
-			fe.serve(c, st)
-		}()
+		p.dispatch(connJob{fe: fe, c: c, st: st})
+	}
+}
+
+// connJob is an accepted connection waiting for a goroutine.
+type connJob struct {
+	fe *Frontend
+	c  net.Conn
+	st *connState
+}
+
+// run serves the connection and releases what accepting it took.
+func (j connJob) run() {
+	p := j.fe.p
+	defer p.global.release()
+	defer j.fe.limit.release()
+	defer p.untrack(j.c)
+	j.fe.serve(j.c, j.st)
+}
+
+// Idle connection goroutines are kept for new connections: a fresh
+// goroutine per connection grows its stack through the dial path each
+// time (morestack/copystack were 6% of the proxy's CPU with a new
+// connection per request). At most maxIdleWorkers wait, each up to
+// workerIdle.
+const (
+	maxIdleWorkers = 256
+	workerIdle     = 10 * time.Second
+)
+
+// dispatch hands j to an idle worker goroutine, or starts one.
+func (p *Proxy) dispatch(j connJob) {
+	select {
+	case p.work <- j:
+		return
+	default:
+	}
+	p.wg.Add(1)
+	go p.worker(j)
+}
+
+// worker serves connections until it has been idle for workerIdle, too
+// many workers are idle, or the proxy stops.
+func (p *Proxy) worker(j connJob) {
+	defer p.wg.Done()
+	var t *time.Timer
+	for {
+		j.run()
+		if p.idleWorkers.Add(1) > maxIdleWorkers {
+			p.idleWorkers.Add(-1)
+			return
+		}
+		if t == nil {
+			t = time.NewTimer(workerIdle)
+		} else {
+			t.Reset(workerIdle)
+		}
+		select {
+		case j = <-p.work:
+			p.idleWorkers.Add(-1)
+		case <-t.C:
+			p.idleWorkers.Add(-1)
+			return
+		case <-p.stopped:
+			p.idleWorkers.Add(-1)
+			return
+		}
 	}
 }
 

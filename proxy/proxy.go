@@ -69,7 +69,10 @@ type Proxy struct {
 
 	// Actconn counts the connections of the whole process (actconn).
 	Actconn atomic.Int64
-	global  *limiter
+	// work hands accepted connections to idle worker goroutines.
+	work        chan connJob
+	idleWorkers atomic.Int32
+	global      *limiter
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -99,6 +102,7 @@ func New(cfg *haproxy.Config, opts Options) (*Proxy, error) {
 		conns:     map[net.Conn]*connState{},
 		stopped:   make(chan struct{}),
 		closed:    make(chan struct{}),
+		work:      make(chan connJob),
 		startTime: time.Now(),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
