@@ -392,9 +392,16 @@ func TestInstallSeedLayout(t *testing.T) {
 			t.Errorf("installed init script lacks %q", want)
 		}
 	}
-	unit, _ := os.ReadFile(filepath.Join(root, "lib/systemd/system/haproxy.service"))
+	unitPath := filepath.Join(root, "lib/systemd/system/haproxy.service")
+	unit, _ := os.ReadFile(unitPath)
 	if !bytes.Contains(unit, []byte("Type=notify")) || !bytes.Contains(unit, []byte(prefix+"/sbin/haproxy -Ws")) {
 		t.Errorf("installed unit:\n%s", unit)
+	}
+	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
+		// verify prints every directive systemd would reject.
+		if out, _ := exec.Command(sa, "verify", unitPath).CombinedOutput(); len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("systemd-analyze verify %s:\n%s", unitPath, out)
+		}
 	}
 
 	listen := freeAddr(t, "127.0.18.3")
