@@ -54,6 +54,7 @@ func TestListenKeyMatchesSockName(t *testing.T) {
 // TestListenBindOptions: `interface` binds the socket to the device,
 // SO_REUSEPORT is set, unix sockets get the bind's `mode`.
 func TestListenBindOptions(t *testing.T) {
+	testenv.RequireRoot(t) // SO_BINDTODEVICE needs CAP_NET_RAW
 	l, err := listenFresh(haproxy.Addr{Host: "127.0.18.12"}, &haproxy.Bind{Interface: "lo", Backlog: 7})
 	if err != nil {
 		t.Fatal(err)
