@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"hapair/internal/daemon"
@@ -124,7 +125,12 @@ func runMaster(f *flags, m processMode, stderr io.Writer) int {
 				sort.Ints(old)
 				c, err := start(append([]string{"-sf"}, pidArgs(old)...))
 				if err != nil {
-					say("[ALERT]", "Loading failure! The previous worker keeps serving: %v", err)
+					// The worker printed its configuration errors; a
+					// worker that could not even start says why here.
+					if !strings.Contains(err.Error(), "child exited before it was ready") {
+						say("[ALERT]", "%v", err)
+					}
+					say("[WARNING]", "Loading failure!")
 				} else {
 					current = c
 					say("[NOTICE]", "New worker (%d) forked", c.Pid())
