@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,7 +110,7 @@ func (c *checksPart) Configure(*proxy.Options) error {
 		}
 		name := p.pc.Name + "/" + p.sc.Name
 		sc := &serverCheck{backend: p.pc.Name, server: p.sc.Name, backup: p.sc.Backup,
-			logHealth: slices.Contains(p.pc.Options.IgnoreUnknown, "log-health-checks"),
+			logHealth: p.pc.Options.LogHealthChecks,
 			rise:      max(p.sc.Rise, 1), fall: max(p.sc.Fall, 1)}
 		if sc.logHealth {
 			cfg.OnHealth = func(ev checks.Event) { c.healthLine(sc, ev) }
@@ -128,15 +127,6 @@ func interOf(sc *haproxy.Server) time.Duration {
 		return sc.Inter
 	}
 	return 2 * time.Second
-}
-
-// connectHasPort reports whether the backend's tcp-check sequence starts
-// with a connect rule naming a port (which gives a portless server one).
-func connectHasPort(pc *haproxy.Proxy) bool {
-	if pc.CheckKind != haproxy.CheckTCPSeq || len(pc.TCPCheck) == 0 || pc.TCPCheck[0].Action != "connect" {
-		return false
-	}
-	return slices.Contains(pc.TCPCheck[0].Args, "port")
 }
 
 // errNoCheckPort: a checked server without a port and without `port`
@@ -156,7 +146,7 @@ func newChecker(pc *haproxy.Proxy, sc *haproxy.Server) (checks.Checker, []string
 	if sc.CheckPort > 0 {
 		port = sc.CheckPort
 	}
-	if (sc.Addr.NoPort || sc.Addr.PortOff) && sc.CheckPort == 0 && !connectHasPort(pc) {
+	if haproxy.NeedsCheckPort(pc, sc) {
 		return nil, warns, errNoCheckPort
 	}
 	host := sc.Addr.Host

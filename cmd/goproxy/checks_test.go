@@ -312,9 +312,7 @@ func TestNewChecker(t *testing.T) {
 		{"smtp", "option smtpchk EHLO me.example", "server s 127.0.0.1:25 check", "*checks.SMTP 127.0.0.1:25 EHLO me.example"},
 		{"expect hdr ignored", "option httpchk\n    http-check expect hdr name x-ok value 1\n    http-check expect status 200", "server s 127.0.0.1:80 check",
 			"*checks.HTTP 127.0.0.1:80 \"OPTIONS / HTTP/1.0\\r\\n\\r\\n\" expect=1 warn=1"},
-		{"no port", "", "server s 127.0.0.1 check", "error: neither service port nor check port"},
 		{"no port, check port", "", "server s 127.0.0.1 check port 8080", "*checks.TCP 127.0.0.1:8080"},
-		{"port offset", "", "server s 127.0.0.1:+1 check", "error: neither service port nor check port"},
 		{"unix socket", "", "server s /run/app.sock check", "<nil> warn=1"},
 	}
 	for _, c := range cases {

@@ -87,7 +87,10 @@ func (l *loader) parseTCPCheck(p *Proxy, ln Line) {
 		l.d.Alertf(ln.Pos, "'tcp-check' expects 'comment', 'connect', 'send', 'send-binary', 'expect' or 'set-var'.")
 		return
 	}
-	switch w[1] {
+	// set-var and unset-var carry their variable in parentheses:
+	// `tcp-check set-var(check.port) int(8080)`.
+	verb, _, _ := strings.Cut(w[1], "(")
+	switch verb {
 	case "connect", "send", "send-lf", "send-binary", "send-binary-lf", "expect", "comment", "set-var", "unset-var":
 	default:
 		l.d.Alertf(ln.Pos, "'tcp-check' : unknown keyword '%s'.", w[1])

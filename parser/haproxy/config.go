@@ -165,6 +165,7 @@ type Options struct {
 	TCPLog                          bool
 	DontLogNull                     bool
 	DontLogNormal                   bool
+	LogHealthChecks                 bool // log every check result that moves a server's health
 	LogSeparateErrors               bool
 	LogASAP                         bool
 	Redispatch                      bool

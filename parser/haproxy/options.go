@@ -28,6 +28,7 @@ func init() {
 		"tcplog":                 {cap: all, set: boolOption(func(o *Options) *bool { return &o.TCPLog }), noNegate: true},
 		"dontlognull":            {cap: fe, set: boolOption(func(o *Options) *bool { return &o.DontLogNull })},
 		"dontlog-normal":         {cap: fe, set: boolOption(func(o *Options) *bool { return &o.DontLogNormal })},
+		"log-health-checks":      {cap: be, set: boolOption(func(o *Options) *bool { return &o.LogHealthChecks })},
 		"log-separate-errors":    {cap: fe, set: boolOption(func(o *Options) *bool { return &o.LogSeparateErrors })},
 		"logasap":                {cap: fe, set: boolOption(func(o *Options) *bool { return &o.LogASAP })},
 		"redispatch":             {cap: be, set: setRedispatch},
@@ -57,7 +58,7 @@ func init() {
 		"mysql-check":            {cap: be, set: setMySQLCheck, noNegate: true},
 		"smtpchk":                {cap: be, set: setSMTPChk, noNegate: true},
 		"pgsql-check":            {cap: be, set: setCheckKind(CheckPgSQL), noNegate: true, notImpl: true},
-		"redis-check":            {cap: be, set: setCheckKind(CheckRedis), noNegate: true, notImpl: true},
+		"redis-check":            {cap: be, set: setCheckKind(CheckRedis), noNegate: true},
 		"ssl-hello-chk":          {cap: be, set: setCheckKind(CheckSSLHello), noNegate: true, notImpl: true},
 		"ldap-check":             {cap: be, set: setCheckKind(CheckLDAP), noNegate: true, notImpl: true},
 		"external-check":         {cap: be, set: ignoreOption, noNegate: true, notImpl: true},
@@ -69,7 +70,7 @@ func init() {
 		"h1-case-adjust-bogus-server", "http-no-delay", "http-restrict-req-hdr-names",
 		"http_proxy", "http-use-htx", "idle-close-on-response", "independent-streams",
 		"nolinger", "socket-stats", "spop-check", "tcp-smart-accept", "tcp-smart-connect",
-		"log-health-checks", "dontlog-normal", "httpslog", "http-drop-request-trailers",
+		"dontlog-normal", "httpslog", "http-drop-request-trailers",
 		"http-drop-response-trailers"} {
 		if _, dup := optionKeywords[n]; dup {
 			continue
@@ -79,7 +80,7 @@ func init() {
 	// Performance knobs of HAProxy's own event loop: the behaviour is the
 	// same without them.
 	for _, n := range []string{"tcp-smart-accept", "tcp-smart-connect", "http-no-delay", "nolinger",
-		"contstats", "http-use-htx", "socket-stats", "independent-streams", "log-health-checks"} {
+		"contstats", "http-use-htx", "socket-stats", "independent-streams"} {
 		optionKeywords[n] = optionKeyword{cap: CapListen, set: ignoreOption}
 	}
 }
