@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -26,6 +27,7 @@ import (
 // loadResult counts what clients saw during a run of reloads.
 type loadResult struct {
 	ok, failed, resets, refused atomic.Int64
+	idleRaces                   atomic.Int64 // strict keep-alive clients only
 	slowest                     atomicDuration
 	mu                          sync.Mutex
 	firstErrs                   []string
@@ -47,8 +49,8 @@ func (r *loadResult) fail(err error) {
 }
 
 func (r *loadResult) String() string {
-	return fmt.Sprintf("%d ok, %d failed (%d reset, %d refused), slowest %v %v",
-		r.ok.Load(), r.failed.Load(), r.resets.Load(), r.refused.Load(), r.slowest.Load().Round(time.Millisecond), r.firstErrs)
+	return fmt.Sprintf("%d ok, %d failed (%d reset, %d refused), %d idle keep-alive close races (not retried), slowest %v %v",
+		r.ok.Load(), r.failed.Load(), r.resets.Load(), r.refused.Load(), r.idleRaces.Load(), r.slowest.Load().Round(time.Millisecond), r.firstErrs)
 }
 
 // runLoad sends requests to addr until ctx ends: `fresh` clients open a
@@ -98,7 +100,73 @@ func runLoad(ctx context.Context, addr, want string, fresh, keep int) (*loadResu
 		wg.Add(1)
 		go client(true, 1+fresh+i)
 	}
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			strictKeepAlive(ctx, addr, want, 1+fresh+keep+i, res)
+		}()
+	}
 	return res, wg.Wait
+}
+
+// strictKeepAlive is a keep-alive client that never retries (like wrk): a
+// request sent on a reused connection that the server closes without a
+// response is counted in res.idleRaces (the race every HTTP/1.1 server has
+// when it closes an idle connection, which clients such as browsers and
+// Go's own retry); any other error is a failure.
+func strictKeepAlive(ctx context.Context, addr, want string, src int, res *loadResult) {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 19, byte(src))}, Timeout: 5 * time.Second}
+	var c net.Conn
+	var r *bufio.Reader
+	reused := false
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		if c == nil {
+			var err error
+			if c, err = d.Dial("tcp", addr); err != nil {
+				res.fail(err)
+				continue
+			}
+			r, reused = bufio.NewReader(c), false
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		var resp *http.Response
+		if err == nil {
+			resp, err = http.ReadResponse(r, nil)
+		}
+		if err != nil {
+			if reused && r.Buffered() == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+				res.idleRaces.Add(1)
+			} else {
+				res.fail(err)
+			}
+			c.Close()
+			c = nil
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			res.fail(err)
+		case resp.StatusCode != 200 || string(b) != want:
+			res.fail(fmt.Errorf("status %d body %q", resp.StatusCode, b))
+		default:
+			res.ok.Add(1)
+		}
+		if err != nil || resp.Close {
+			c.Close()
+			c = nil
+			continue
+		}
+		reused = true
+	}
 }
 
 // reloadUnderLoad starts a proxy with start(), then reloads it n times in a
