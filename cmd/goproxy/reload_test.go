@@ -507,3 +507,60 @@ func holdsSocket(pid int, inode string) bool {
 	}
 	return false
 }
+
+// TestReloadUnderWrk runs wrk (when installed) during 20 reloads of
+// goproxy (-sf) and of HAProxy 2.6 (-x -sf) and logs what wrk counted.
+// wrk never retries, so a request it sends on a keep-alive connection the
+// old process closes while idle counts as a read error: the figures are
+// logged side by side, not asserted (see strictKeepAlive).
+func TestReloadUnderWrk(t *testing.T) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Skip("wrk not installed")
+	}
+	hap := testenv.LookPath(t, "haproxy")
+	bin := goproxyBinary(t)
+	dir := t.TempDir()
+	be := backend(t, "127.0.18.16", "wrk-ok")
+	for _, tc := range []struct {
+		name, prog string
+		x          bool
+	}{{"goproxy -sf", bin, false}, {"haproxy 2.6 -x -sf", hap, true}} {
+		addr := freeAddr(t, "127.0.18.16")
+		cfg := filepath.Join(dir, "w.cfg")
+		pidFile := filepath.Join(dir, "w.pid")
+		sock := filepath.Join(dir, "w.sock")
+		writeFile(t, cfg, httpCfg("    hard-stop-after 10s\n    stats socket "+sock+" level admin expose-fd listeners\n", addr, be))
+		if err := runCmd(tc.prog, "-D", "-f", cfg, "-p", pidFile); err != nil {
+			t.Fatal(err)
+		}
+		killPid(t, readPid(t, pidFile))
+		cmd := exec.Command(wrk, "-t1", "-c8", "-d3s", "http://"+addr+"/")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20; i++ {
+			args := []string{"-D", "-f", cfg, "-p", pidFile}
+			if tc.x {
+				args = append(args, "-x", sock)
+			}
+			old := readPid(t, pidFile)
+			if err := runCmd(tc.prog, append(args, "-sf", strconv.Itoa(old))...); err != nil {
+				t.Fatal(err)
+			}
+			killPid(t, readPid(t, pidFile))
+			waitFor(5*time.Second, func() bool { return !alive(old) })
+		}
+		cmd.Wait()
+		var summary []string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.Contains(l, "requests in") || strings.Contains(l, "Socket errors") || strings.Contains(l, "Non-2xx") {
+				summary = append(summary, strings.TrimSpace(l))
+			}
+		}
+		t.Logf("wrk -c8 during 20 reloads of %s: %s", tc.name, strings.Join(summary, "; "))
+		syscall.Kill(readPid(t, pidFile), syscall.SIGTERM)
+	}
+}
