@@ -33,7 +33,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envReaper) != "" {
 		os.Exit(reaperMain(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
 }
 
 func reaperMain(args []string) int {
