@@ -221,12 +221,61 @@ func tunnel(cli, srv net.Conn, to tunnelTO) (in, out int64, term string) {
 	return in, out, term
 }
 
+// smallBufs are pumpSmall's buffers.
+var smallBufs = sync.Pool{New: func() any { return new([smallBuf]byte) }}
+
+// smallBuf is the read size of pumpSmall; a read that fills it means a
+// bulk transfer, which goes on with splice.
+const smallBuf = 16 << 10
+
+// pumpSmall copies src to dst with raw read/write through a pooled
+// buffer while the transfer looks like small messages (each read returns
+// less than smallBuf): for those, splice(2) costs as many system calls
+// plus a pipe, and Go's splice goes through the scheduler's syscall
+// path. bulk reports that a read filled the buffer: the caller goes on
+// with splice (zero copy) for the rest. At EOF dst is half-closed.
+func pumpSmall(dst, src net.Conn, timeout *atomic.Int64) (total int64, bulk bool, err error) {
+	r, w := newRawIO(src), newRawIO(dst)
+	if _, ok := r.(*rawIO); !ok {
+		return 0, true, nil // race builds: splice path only
+	}
+	buf := smallBufs.Get().(*[smallBuf]byte)
+	defer smallBufs.Put(buf)
+	for {
+		if to := time.Duration(timeout.Load()); to > 0 {
+			src.SetReadDeadline(time.Now().Add(to))
+		}
+		n, rerr := r.Read(buf[:])
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return total, false, werr
+			}
+			total += int64(n)
+			if n == len(buf) {
+				return total, true, nil
+			}
+		}
+		if rerr == io.EOF {
+			if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
+			return total, false, nil
+		}
+		if rerr != nil {
+			return total, false, rerr
+		}
+	}
+}
+
 // pump copies src to dst until EOF, then half-closes dst. The read
 // deadline (timeout, which the other direction may shorten) is re-armed
 // for every chunk and on a deadline with progress, so a direction times
 // out after between timeout and twice timeout of inactivity.
 func pump(dst, src net.Conn, timeout *atomic.Int64) (int64, error) {
-	var total int64
+	total, bulk, err := pumpSmall(dst, src, timeout)
+	if !bulk {
+		return total, err
+	}
 	lr := &io.LimitedReader{R: src}
 	for {
 		if to := time.Duration(timeout.Load()); to > 0 {
