@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +42,16 @@ func repoRoot(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// goTool is the go command that runs the tests.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
 // requireLab skips without root or the tools (and fails under CI).
