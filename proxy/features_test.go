@@ -471,3 +471,32 @@ backend be
 		t.Fatalf("plain request: %q", got)
 	}
 }
+
+// TestEachSession: the client connections are listed with their number,
+// frontend, and the backend and server of their last exchange (show sess).
+func TestEachSession(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	fe := freeAddr(t)
+	p := startProxy(t, httpDefaults+`
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  server s1 `+b.addr+`
+`, Options{})
+	c, err := net.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	readResponse(t, bufio.NewReader(c), "GET")
+	var got []string
+	p.EachSession(func(id uint64, start time.Time, src net.Addr, f, be, srv string) {
+		got = append(got, fmt.Sprintf("%d %s %s %s %s", id, src, f, be, srv))
+	})
+	want := fmt.Sprintf("1 %s f be s1", c.LocalAddr())
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("sessions %q, want [%q]", got, want)
+	}
+}

@@ -167,7 +167,7 @@ func (fe *Frontend) acceptLoop(l net.Listener) {
 			p.logf("Proxy %s: accept: %v", fe.Name, err)
 			return
 		}
-		st := p.track(c)
+		st := p.trackClient(c, fe)
 		if st == nil {
 			c.Close()
 			fe.limit.release()

@@ -315,6 +315,7 @@ func (x *exchange) run() bool {
 		return x.errorReply(503, nil)
 	}
 	x.be = be
+	s.st.be.Store(be)
 	x.t.backend = be.Name
 	if be.Cfg != fe.Cfg {
 		be.Counters.session(time.Now())
@@ -676,6 +677,7 @@ func (x *exchange) forward() bool {
 		return x.errorReply(503, nil)
 	}
 	x.srv = srv
+	s.st.srv.Store(srv)
 	defer func() {
 		if x.srv != nil {
 			be.done(x.srv)
@@ -775,6 +777,7 @@ func (x *exchange) serverConn(srv *Server, key balance.Key) (sc *serverConn, reu
 		return nil, false, false
 	}
 	x.srv = res.srv
+	s.st.srv.Store(res.srv)
 	rw := newRawIO(res.conn)
 	sc = &serverConn{srv: res.srv, conn: res.conn, rw: rw, br: getReader(rw), bw: getWriter(rw)}
 	s.srvConn = sc

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -72,6 +73,7 @@ type Proxy struct {
 	// work hands accepted connections to idle worker goroutines.
 	work        chan connJob
 	idleWorkers atomic.Int32
+	sessID      atomic.Uint64
 	global      *limiter
 
 	mu        sync.Mutex
@@ -267,8 +269,45 @@ func (p *Proxy) Stop() {
 }
 
 // connState says whether an HTTP client connection waits between
-// requests; a soft stop closes those (and only those).
-type connState struct{ idle atomic.Int32 }
+// requests; a soft stop closes those (and only those). For client
+// connections it also says what `show sess` lists.
+type connState struct {
+	idle  atomic.Int32
+	id    uint64    // session number (client connections only, from 1)
+	start time.Time // accept time
+	fe    *Frontend
+	be    atomic.Pointer[Backend] // backend and server of the current exchange
+	srv   atomic.Pointer[Server]
+}
+
+// EachSession calls fn for every client connection (HAProxy's `show
+// sess`): its number, accept time, client address, frontend, and the
+// backend and server of its current exchange ("" when none).
+func (p *Proxy) EachSession(fn func(id uint64, start time.Time, src net.Addr, frontend, backend, server string)) {
+	type row struct {
+		c  net.Conn
+		st *connState
+	}
+	p.mu.Lock()
+	rows := make([]row, 0, len(p.conns))
+	for c, st := range p.conns {
+		if st.id != 0 {
+			rows = append(rows, row{c, st})
+		}
+	}
+	p.mu.Unlock()
+	sort.Slice(rows, func(i, j int) bool { return rows[i].st.id < rows[j].st.id })
+	for _, r := range rows {
+		be, srv := "", ""
+		if b := r.st.be.Load(); b != nil {
+			be = b.Name
+		}
+		if s := r.st.srv.Load(); s != nil {
+			srv = s.Name
+		}
+		fn(r.st.id, r.st.start, r.c.RemoteAddr(), r.st.fe.Name, be, srv)
+	}
+}
 
 const (
 	connBusy int32 = iota
@@ -320,9 +359,18 @@ func (p *Proxy) Stopping() bool {
 	}
 }
 
-// track registers a connection so Close can end it; it returns false when
+// track registers a connection so Close can end it; it returns nil when
 // the proxy is closing.
-func (p *Proxy) track(c net.Conn) *connState {
+func (p *Proxy) track(c net.Conn) *connState { return p.trackClient(c, nil) }
+
+// trackClient is track for a client connection of fe (listed by
+// EachSession).
+func (p *Proxy) trackClient(c net.Conn, fe *Frontend) *connState {
+	st := &connState{fe: fe}
+	if fe != nil {
+		st.id = p.sessID.Add(1)
+		st.start = time.Now()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -330,7 +378,6 @@ func (p *Proxy) track(c net.Conn) *connState {
 		return nil
 	default:
 	}
-	st := &connState{}
 	p.conns[c] = st
 	return st
 }

@@ -91,6 +91,8 @@ func (s *session) serveTCP() {
 		return
 	}
 	srv := res.srv
+	s.st.be.Store(be)
+	s.st.srv.Store(srv)
 	rec.Tc = int(res.tc.Milliseconds())
 	defer be.done(srv)
 	defer res.conn.Close()
