@@ -86,3 +86,24 @@ func TestCookieRequestEdits(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCookieRequest: the request cookie edits never panic, whatever the
+// Cookie headers hold, in every mode.
+func FuzzCookieRequest(f *testing.F) {
+	for _, s := range []string{"SRV=a", "x=1; SRV=a; y=2", "SRV=a~b", "SRV=", ";;SRV=a;;", "SRV", " SRV = a ~ ; ", "SRV=a|1|2", "SRV=a~"} {
+		f.Add(s, s)
+	}
+	be := &Backend{Servers: []*Server{{Name: "a", Cfg: &haproxy.Server{ServerParams: haproxy.ServerParams{Cookie: "a"}}}}}
+	be.Servers[0].up.Store(true)
+	f.Fuzz(func(t *testing.T, v1, v2 string) {
+		for _, mode := range []string{"insert", "prefix", "rewrite", ""} {
+			for _, ind := range []bool{false, true} {
+				cp := newCookiePersist(&haproxy.Proxy{Cookie: &haproxy.Cookie{Name: "SRV", Mode: mode, Indirect: ind}})
+				h := http1.Header{{Name: "Cookie", Value: v1}, {Name: "X", Value: "y"}, {Name: "cookie", Value: v2}}
+				cp.request(be, &h)
+				resp := &http1.Response{Status: 200, Header: http1.Header{{Name: "Set-Cookie", Value: v1}, {Name: "set-cookie", Value: v2}}}
+				cp.response(resp, be.Servers[0], false, "GET")
+			}
+		}
+	})
+}
