@@ -20,7 +20,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -36,8 +38,30 @@ const readyToken = "READY"
 // relative paths in its arguments mean what they meant to the operator.
 var startDir, _ = os.Getwd()
 
-// IsChild reports whether this process is the detached child of Detach.
-func IsChild() bool { return os.Getenv(envChild) != "" }
+// IsChild reports whether this process was started by Start or Detach
+// and has a parent waiting for Ready or Fail.
+func IsChild() bool { return isChild }
+
+// isChild and readyW are taken from the environment before main runs, and
+// the variable is removed at once and the pipe marked close-on-exec: a
+// program this process starts later (a script, or a proxy that a check
+// script starts) must neither take the readiness pipe for its own nor
+// keep it open.
+var isChild, readyW = takeReadiness()
+
+func takeReadiness() (bool, *os.File) {
+	v := os.Getenv(envChild)
+	if v == "" {
+		return false, nil
+	}
+	os.Unsetenv(envChild)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 3 {
+		return true, nil
+	}
+	syscall.CloseOnExec(n)
+	return true, os.NewFile(uintptr(n), "daemon-ready")
+}
 
 // Spec says how Start runs the copy of this program.
 type Spec struct {
@@ -202,49 +226,27 @@ func selfPath() (string, error) {
 	return filepath.Clean(p), nil
 }
 
-func readyPipe() *os.File {
-	fd := os.Getenv(envChild)
-	if fd == "" {
-		return nil
-	}
-	os.Unsetenv(envChild)
-	var n uintptr
-	if _, err := fmt.Sscanf(fd, "%d", &n); err != nil {
-		return nil
-	}
-	return os.NewFile(n, "daemon-ready")
-}
+var readyMu sync.Mutex
 
-var pipe io.WriteCloser
-
-func child() io.WriteCloser {
-	if pipe == nil {
-		if f := readyPipe(); f != nil {
-			pipe = f
-		}
+// tellParent writes line to the waiting parent, once.
+func tellParent(line string) {
+	readyMu.Lock()
+	defer readyMu.Unlock()
+	if readyW != nil {
+		io.WriteString(readyW, line+"\n")
+		readyW.Close()
+		readyW = nil
 	}
-	return pipe
 }
 
 // Ready tells the waiting parent that the child serves; the parent then
-// exits 0. It does nothing outside a detached child.
-func Ready() {
-	if w := child(); w != nil {
-		io.WriteString(w, readyToken+"\n")
-		w.Close()
-		pipe = nil
-	}
-}
+// exits 0. It does nothing outside a detached child, and after the first
+// Ready or Fail.
+func Ready() { tellParent(readyToken) }
 
 // Fail hands the child's fatal error to the waiting parent, which prints it
 // and exits non-zero. It does nothing outside a detached child.
-func Fail(msg string) {
-	if w := child(); w != nil {
-		io.WriteString(w, strings.TrimRight(msg, "\n")+"\n")
-		w.Close()
-		pipe = nil
-	}
-}
+func Fail(msg string) { tellParent(strings.TrimRight(msg, "\n")) }
 
 // WritePidFile writes pids, one per line, to path atomically (a reader never
 // sees a half-written file), as HAProxy's -p and keepalived's -p do.

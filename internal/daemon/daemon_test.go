@@ -33,6 +33,18 @@ func childMain() {
 		os.Exit(1)
 	case "exit":
 		os.Exit(3)
+	case "noleak":
+		// What this child starts must not see the readiness pipe.
+		if v := os.Getenv(envChild); v != "" {
+			Fail("readiness variable still in the environment: " + v)
+			os.Exit(1)
+		}
+		if flags, err := unix.FcntlInt(3, unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
+			Fail(fmt.Sprintf("readiness pipe (fd 3) would be inherited: flags %d, %v", flags, err))
+			os.Exit(1)
+		}
+		Ready()
+		os.Exit(0)
 	case "serve":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -214,4 +226,19 @@ func TestStartFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot bind socket") {
 		t.Fatalf("WaitReady = %v, want the child's message", err)
 	}
+}
+
+// TestChildKeepsReadinessToItself: the child takes the readiness variable
+// out of its environment and marks the pipe close-on-exec before main
+// runs, so a program it starts (a check script starting another daemon)
+// does not take them for its own.
+func TestChildKeepsReadinessToItself(t *testing.T) {
+	c, err := Start(Spec{Env: []string{envMode + "=noleak"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitReady(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.Cmd.Wait()
 }
