@@ -25,7 +25,16 @@ const envWorker = "HAPAIR_GOPROXY_WORKER"
 const readyTimeout = 60 * time.Second
 
 // isWorker reports whether this process is a master's worker.
-func isWorker() bool { return os.Getenv(envWorker) != "" }
+func isWorker() bool { return workerOf != 0 }
+
+// workerOf is the master's pid in a worker. The variable leaves the
+// environment before main runs, so programs the worker starts (external
+// checks) do not inherit it.
+var workerOf = func() int {
+	pid, _ := strconv.Atoi(os.Getenv(envWorker))
+	os.Unsetenv(envWorker)
+	return pid
+}()
 
 // processMode is how this invocation runs, from the flags and the global
 // section (the command line wins: -db keeps the process in the foreground
@@ -201,7 +210,7 @@ func dropPrivileges(g *haproxy.Global, uid, gid int) error {
 // re-parented): without its master nobody could reload or stop it by the
 // pid file, and HAProxy's workers leave too.
 func watchMaster() {
-	master, _ := strconv.Atoi(os.Getenv(envWorker))
+	master := workerOf
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for range t.C {
