@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -133,10 +134,12 @@ func activeActive(t *testing.T, imA, imB lab.Impl) {
 		vi := "VI_" + c.moves[len(c.moves)-3:]
 		from := time.Now()
 		stop := c.stop.Command(c.stop.InitD, "stop")
+		var stopOut bytes.Buffer
+		stop.Stdout, stop.Stderr = &stopOut, &stopOut
 		must(t, stop.Start())
 		d := lab.WaitFor(t, c.peer.Name+" holding "+c.moves, 5*time.Second, func() bool { return c.peer.HasAddr(c.moves) })
 		if err := stop.Wait(); err != nil {
-			t.Errorf("%s: init.d/keepalived stop: %v", c.stop.Name, err)
+			t.Errorf("%s: init.d/keepalived stop: %v\n%s", c.stop.Name, err, stopOut.String())
 		}
 		onPeer := time.Now()
 		lab.WaitFor(t, c.moves+" gone from "+c.stop.Name, 5*time.Second, func() bool { return !c.stop.HasAddr(c.moves) })
