@@ -81,7 +81,7 @@ func startProcess(f *flags, cfg *haproxy.Config, stderr io.Writer) int {
 	opts := serveOptions{
 		Foreground: !m.daemon,
 		PidFile:    f.pidFile,
-		Quiet:      f.quiet,
+		Quiet:      f.quiet || cfg.Global.Quiet && !f.verbose,
 		SoftStop:   f.softStop,
 		HardStop:   f.hardStop,
 		XferSocket: f.xferSocket,

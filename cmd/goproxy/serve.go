@@ -71,12 +71,22 @@ type partEnv struct {
 // ready.
 func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) (err error) {
 	pid := os.Getpid()
+	// Quiet mode (-q, or `quiet` in global without -V) silences runtime
+	// warnings, and alerts once the process serves, as HAProxy does:
+	// start-up alerts still explain a failed start.
+	var serving atomic.Bool
 	env := &partEnv{
 		Pid: pid,
 		Alert: func(format string, args ...any) {
+			if opts.Quiet && serving.Load() {
+				return
+			}
 			fmt.Fprintf(os.Stderr, "[ALERT]    (%d) : "+format+"\n", append([]any{pid}, args...)...)
 		},
 		Warn: func(format string, args ...any) {
+			if opts.Quiet {
+				return
+			}
 			fmt.Fprintf(os.Stderr, "[WARNING]  (%d) : "+format+"\n", append([]any{pid}, args...)...)
 		},
 	}
@@ -178,6 +188,7 @@ func serve(ctx context.Context, cfg *haproxy.Config, opts serveOptions) (err err
 		return err
 	}
 	signalOld(opts.SoftStop, opts.HardStop)
+	serving.Store(true)
 	if opts.Ready != nil {
 		opts.Ready()
 	}
