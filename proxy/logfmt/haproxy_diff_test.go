@@ -267,8 +267,15 @@ backend bet
 	const req = "GET /p/a?q=%22x\"y HTTP/1.1\r\nHost: h.example\r\nX-A: a|b\"c{\r\nConnection: close\r\n\r\n"
 	const reqLine = "GET /p/a?q=%22x\"y HTTP/1.1"
 
+	// HAProxy's process and frontend connection counts (%ac/%fc) include
+	// a previous subtest's connection when its close has not been
+	// processed yet on a loaded machine: take them from its line.
+	counts := regexp.MustCompile(` (\d+)/(\d+)/\d+/\d+/[+]?\d+ \d+/\d+ `)
 	check := func(name string, f *Format, r *Record, theirs string) {
 		t.Helper()
+		if m := counts.FindStringSubmatch(theirs); m != nil {
+			r.ActConn, r.FeConn = int(atoi(t, m[1])), int(atoi(t, m[2]))
+		}
 		ours := string(f.Append(nil, r))
 		if ours != theirs {
 			t.Errorf("%s:\nhaproxy %q\nwe      %q", name, theirs, ours)
