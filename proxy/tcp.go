@@ -243,11 +243,26 @@ func pumpSmall(dst, src net.Conn, timeout *atomic.Int64) (total int64, bulk bool
 	}
 	buf := smallBufs.Get().(*[smallBuf]byte)
 	defer smallBufs.Put(buf)
+	// The read deadline is re-armed at most every quarter of the timeout
+	// (a timer change per read costs more than the read's bookkeeping);
+	// when it fires early, the time since the last data decides.
+	var armed, active time.Time
 	for {
-		if to := time.Duration(timeout.Load()); to > 0 {
-			src.SetReadDeadline(time.Now().Add(to))
+		to := time.Duration(timeout.Load())
+		if to > 0 {
+			now := time.Now()
+			if active.IsZero() {
+				active = now
+			}
+			if now.Sub(armed) > to/4 {
+				src.SetReadDeadline(now.Add(to))
+				armed = now
+			}
 		}
 		n, rerr := r.Read(buf[:])
+		if n > 0 && to > 0 {
+			active = time.Now()
+		}
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return total, false, werr
@@ -264,6 +279,14 @@ func pumpSmall(dst, src net.Conn, timeout *atomic.Int64) (total int64, bulk bool
 			return total, false, nil
 		}
 		if rerr != nil {
+			if to := time.Duration(timeout.Load()); to > 0 && isTimeout(rerr) {
+				if rest := to - time.Since(active); rest > 0 {
+					// Fired before a whole timeout of silence.
+					src.SetReadDeadline(time.Now().Add(rest))
+					armed = time.Now()
+					continue
+				}
+			}
 			return total, false, rerr
 		}
 	}
