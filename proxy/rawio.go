@@ -23,6 +23,16 @@ import (
 // TCP path keeps *net.TCPConn so that io.Copy still splices.
 type rawIO struct {
 	rc syscall.RawConn
+	// Read and Write state, with the callbacks made once: a closure per
+	// call would allocate (RawConn's methods take it through an
+	// interface). A Read and a Write may run at the same time.
+	rbuf            []byte
+	rn              int
+	rerr            syscall.Errno
+	wbuf            []byte
+	wn              int
+	werr            syscall.Errno
+	readFn, writeFn func(uintptr) bool
 }
 
 // newRawIO wraps c; a connection that is not a TCP (or Unix) socket is
@@ -39,64 +49,73 @@ func newRawIO(c net.Conn) io.ReadWriter {
 	if err != nil {
 		return c
 	}
-	return &rawIO{rc: rc}
+	r := &rawIO{rc: rc}
+	r.readFn, r.writeFn = r.doRead, r.doWrite
+	return r
+}
+
+func (r *rawIO) doRead(fd uintptr) bool {
+	p := r.rbuf
+	for {
+		m, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.rn, r.rerr = int(m), e
+		return true
+	}
 }
 
 func (r *rawIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := r.rc.Read(func(fd uintptr) bool {
-		for {
-			m, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			n, errno = int(m), e
-			return true
-		}
-	})
+	r.rbuf, r.rn, r.rerr = p, 0, 0
+	err := r.rc.Read(r.readFn)
+	r.rbuf = nil
 	if err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, os.NewSyscallError("read", errno)
+	if r.rerr != 0 {
+		return 0, os.NewSyscallError("read", r.rerr)
 	}
-	if n == 0 {
+	if r.rn == 0 {
 		return 0, io.EOF
 	}
-	return n, nil
+	return r.rn, nil
+}
+
+func (r *rawIO) doWrite(fd uintptr) bool {
+	p := r.wbuf
+	for r.wn < len(p) {
+		m, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[r.wn])), uintptr(len(p)-r.wn))
+		switch e {
+		case 0:
+			r.wn += int(m)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			r.werr = e
+			return true
+		}
+	}
+	return true
 }
 
 func (r *rawIO) Write(p []byte) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := r.rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			m, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
-			switch e {
-			case 0:
-				n += int(m)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
+	r.wbuf, r.wn, r.werr = p, 0, 0
+	err := r.rc.Write(r.writeFn)
+	r.wbuf = nil
+	n := r.wn
 	if err != nil {
 		return n, err
 	}
-	if errno != 0 {
-		return n, os.NewSyscallError("write", errno)
+	if r.werr != 0 {
+		return n, os.NewSyscallError("write", r.werr)
 	}
 	return n, nil
 }
