@@ -40,7 +40,7 @@ func init() {
 		"monitor-uri":     {cap: fe, parse: func(l *loader, p *Proxy, ln Line) { p.MonitorURI = l.strArg(ln, 1) }},
 		"cookie":          {cap: be, parse: (*loader).parseCookie},
 		"stick-table":     {cap: all, noDefaults: true, parse: (*loader).parseStickTable},
-		"stick":           {cap: be, noDefaults: true, parse: (*loader).parseStick, notImpl: true},
+		"stick":           {cap: be, noDefaults: true, parse: (*loader).parseStick},
 		"log":             {cap: all, parse: func(l *loader, p *Proxy, ln Line) { l.parseLog(&p.Logs, ln, false) }},
 		"log-format":      {cap: all, parse: func(l *loader, p *Proxy, ln Line) { p.LogFormat = strings.Join(ln.Words[1:], " ") }},
 		"log-tag":         {cap: all, parse: func(l *loader, p *Proxy, ln Line) { p.LogTag = l.strArg(ln, 1) }},
@@ -479,7 +479,6 @@ func (l *loader) parseStickTable(p *Proxy, ln Line) {
 		l.d.Alertf(ln.Pos, "stick-table: missing type.")
 		return
 	}
-	l.d.Warnf(ln.Pos, "'stick-table' is parsed but not implemented by goproxy yet; ignored.")
 	p.StickTable = st
 }
 

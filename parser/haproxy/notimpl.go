@@ -48,11 +48,11 @@ func NotImplemented() []string {
 		}
 	}
 	for k := range sectionKeywords {
-		if !implementedSections[k] {
+		if !implementedSections[k] && k != "http-errors" {
 			out = append(out, k+" section")
 		}
 	}
-	out = append(out, "balance rdp-cookie", "stick-table", "tcp-request/tcp-response actions other than accept, reject, close, capture, set-var, unset-var")
+	out = append(out, "balance rdp-cookie", "tcp-request actions other than accept, reject, close, capture, set-var, unset-var, track-scN, sc-inc-gpc0, sc-set-gpt0", "tcp-response actions other than accept, reject, close, capture, set-var, unset-var")
 	sort.Strings(out)
 	return out
 }

@@ -26,12 +26,12 @@ var httpRequestActions = map[string]actionInfo{
 	"set-src": {1, 1, true}, "set-dst": {1, 1, true}, "set-dst-port": {1, 1, true}, "set-src-port": {1, 1, true},
 	"add-acl": {2, 2, true}, "del-acl": {2, 2, true}, "set-map": {3, 3, true}, "del-map": {2, 2, true},
 	"cache-use": {1, 1, true}, "disable-l7-retry": {0, 0, true}, "do-resolve": {2, 3, true},
-	"early-hint": {2, 2, true}, "normalize-uri": {1, 2, true}, "sc-inc-gpc0": {1, 1, true},
-	"sc-inc-gpc1": {1, 1, true}, "sc-set-gpt0": {2, 2, true}, "send-spoe-group": {2, 2, true},
+	"early-hint": {2, 2, true}, "normalize-uri": {1, 2, true}, "sc-inc-gpc0": {1, 1, false},
+	"sc-inc-gpc1": {1, 1, true}, "sc-set-gpt0": {2, 2, false}, "send-spoe-group": {2, 2, true},
 	"set-mark": {1, 1, true}, "set-nice": {1, 1, true}, "set-priority-class": {1, 1, true},
 	"set-priority-offset": {1, 1, true}, "set-timeout": {2, 2, true}, "set-tos": {1, 1, true},
-	"silent-drop": {0, 0, true}, "strict-mode": {1, 1, true}, "track-sc0": {1, 3, true},
-	"track-sc1": {1, 3, true}, "track-sc2": {1, 3, true}, "wait-for-body": {2, 4, true},
+	"silent-drop": {0, 0, true}, "strict-mode": {1, 1, true}, "track-sc0": {1, 3, false},
+	"track-sc1": {1, 3, false}, "track-sc2": {1, 3, false}, "wait-for-body": {2, 4, true},
 	"wait-for-handshake": {0, 0, true}, "lua": {1, -1, true},
 }
 
@@ -337,6 +337,12 @@ func (l *loader) parseTCPRule(p *Proxy, ln Line) {
 	}
 	action := w[2]
 	implemented := map[string]bool{"accept": true, "reject": true, "set-var": true, "unset-var": true, "capture": true, "close": true}
+	if kind == "tcp-request" {
+		// Stick counters: tracked from tcp-request connection/content.
+		for _, a := range []string{"track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-set-gpt0"} {
+			implemented[a] = true
+		}
+	}
 	known := implemented[action] || strings.HasPrefix(action, "track-sc") || strings.HasPrefix(action, "sc-") ||
 		strings.HasPrefix(action, "set-var(") || strings.HasPrefix(action, "unset-var(") ||
 		map[string]bool{"expect-proxy": true, "expect-netscaler-cip": true, "silent-drop": true, "set-src": true,
