@@ -123,6 +123,16 @@ func init() {
 		"src_inc_gpc0": integer(0, 1, false), "sc0_inc_gpc0": integer(0, 1, false),
 		"src_bytes_out_rate": integer(0, 1, false), "table_cnt": integer(0, 1, false),
 	}
+	// Stick counters: sc_X(ctr[,table]), scN_X([table]), src_X([table]).
+	for _, x := range []string{"conn_cnt", "conn_cur", "conn_rate", "sess_cnt", "sess_rate",
+		"http_req_cnt", "http_req_rate", "http_err_cnt", "http_err_rate",
+		"get_gpc0", "inc_gpc0", "clr_gpc0", "get_gpt0", "trackers"} {
+		base["sc_"+x] = integer(1, 2, false)
+		base["src_"+x] = integer(0, 1, false)
+		for _, n := range []string{"0", "1", "2"} {
+			base["sc"+n+"_"+x] = integer(0, 1, false)
+		}
+	}
 	for k, v := range base {
 		Fetches[k] = v
 	}

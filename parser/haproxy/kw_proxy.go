@@ -384,7 +384,7 @@ func (l *loader) parseCookie(p *Proxy, ln Line) {
 		switch w[i] {
 		case "rewrite", "insert", "prefix":
 			if c.Mode != "" {
-				l.d.Alertf(ln.Pos, "'cookie' supports only one of 'rewrite', 'insert' and 'prefix'.")
+				l.d.Alertf(ln.Pos, "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible.")
 				return
 			}
 			c.Mode = w[i]
@@ -427,9 +427,18 @@ func (l *loader) parseCookie(p *Proxy, ln Line) {
 				}
 			}
 		default:
-			l.d.Alertf(ln.Pos, "'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'maxidle', 'dynamic', 'attr' and 'maxlife' options.")
+			l.d.Alertf(ln.Pos, "'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'maxidle', 'dynamic', 'maxlife' and 'attr' options.")
 			return
 		}
+	}
+	// HAProxy 2.6's combination checks, in its order and words.
+	if c.Mode == "rewrite" && c.Indirect {
+		l.d.Alertf(ln.Pos, "cookie 'rewrite' and 'indirect' modes are incompatible.")
+		return
+	}
+	if c.Preserve && c.Mode != "insert" && !c.Indirect {
+		l.d.Alertf(ln.Pos, "cookie 'preserve' requires at least 'insert' or 'indirect'.")
+		return
 	}
 	p.Cookie = c
 }
@@ -483,9 +492,18 @@ func (l *loader) parseStickTable(p *Proxy, ln Line) {
 }
 
 func (l *loader) parseStick(p *Proxy, ln Line) {
-	r := &Rule{Pos: ln.Pos, Kind: "stick", Args: ln.Words[1:]}
-	if len(ln.Words) > 1 {
-		r.Action = ln.Words[1]
+	args, condWords := splitCondWords(ln.Words[1:])
+	r := &Rule{Pos: ln.Pos, Kind: "stick", Args: args}
+	if len(args) > 0 {
+		r.Action = args[0]
+	}
+	if len(condWords) > 0 {
+		cond, err := l.parseCond(p, condWords)
+		if err != nil {
+			l.d.Alertf(ln.Pos, "'stick': error detected while parsing sticking condition : %v.", err)
+			return
+		}
+		r.Cond = cond
 	}
 	p.StickRules = append(p.StickRules, r)
 }
