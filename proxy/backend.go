@@ -29,6 +29,8 @@ type Backend struct {
 	rules *ruleSet
 	ck    *cookiePersist // `cookie` persistence, nil without
 	stick []*stickRule   // stick on|match|store-request
+	// statsAdmin is the compiled `stats admin if <cond>` (nil: none).
+	statsAdmin *cond
 
 	qmu     sync.Mutex
 	waiters []chan struct{} // FIFO of queued requests waiting for a slot
@@ -97,6 +99,11 @@ func newBackend(p *Proxy, pc *haproxy.Proxy) (*Backend, error) {
 		return nil, err
 	}
 	be.rules = rs
+	if pc.Stats.Admin != nil {
+		if be.statsAdmin, err = compileCond(pc.Stats.Admin, p.aclEnv()); err != nil {
+			return nil, err
+		}
+	}
 	be.ck = newCookiePersist(pc)
 	if be.stick, err = p.compileStickRules(pc); err != nil {
 		return nil, err

@@ -414,27 +414,60 @@ backend be
 	}
 }
 
+// TestStatsHook: the stats page is answered by Options.Stats, never
+// forwarded. Settings inherited from defaults make the frontend serve it
+// itself before a backend is chosen (Backend nil), as HAProxy does; a
+// backend's own settings serve it there, with `stats admin if <cond>` and
+// a POST's form passed along.
 func TestStatsHook(t *testing.T) {
-	b := startBackend(t, "b", nil)
-	fe := freeAddr(t)
-	var seen *StatsRequest
-	startProxy(t, httpDefaults+`
-  stats uri /admin?stats
+	cases := []struct {
+		name, defaults, backend string
+		wantBackend             string
+		wantAdmin               bool
+	}{
+		{"frontend via defaults", "  stats uri /admin?stats\n", "", "", false},
+		{"backend with admin", "", "  stats enable\n  stats uri /admin?stats\n  stats admin if TRUE\n", "be", true},
+		{"backend without admin", "", "  stats uri /admin?stats\n", "be", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := startBackend(t, "b", nil)
+			fe := freeAddr(t)
+			var mu sync.Mutex
+			var seen *StatsRequest
+			startProxy(t, httpDefaults+c.defaults+`
 frontend f
   bind `+fe+`
   default_backend be
 backend be
-  server s1 `+b.addr+`
+`+c.backend+`  server s1 `+b.addr+`
 `, Options{Stats: func(p *Proxy, f *Frontend, r *StatsRequest) []byte {
-		seen = r
-		return []byte("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstats")
-	}})
-	got := roundTrip(t, fe, "GET /admin?stats;csv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2*time.Second)
-	if !strings.HasSuffix(got, "stats") || seen == nil || seen.Target != "/admin?stats;csv" || seen.Backend.Name != "be" {
-		t.Fatalf("got %q, request %+v", got, seen)
-	}
-	if len(b.requests()) != 0 {
-		t.Fatal("stats request forwarded to the server")
+				mu.Lock()
+				seen = r
+				mu.Unlock()
+				return []byte("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstats")
+			}})
+			got := roundTrip(t, fe, "POST /admin?stats HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\nConnection: close\r\n\r\ns=s1&action=x", 2*time.Second)
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.HasSuffix(got, "stats") || seen == nil || seen.Target != "/admin?stats" {
+				t.Fatalf("got %q, request %+v", got, seen)
+			}
+			if name := ""; seen.Backend != nil {
+				name = seen.Backend.Name
+				if name != c.wantBackend {
+					t.Errorf("backend %q, want %q", name, c.wantBackend)
+				}
+			} else if c.wantBackend != "" {
+				t.Errorf("no backend, want %q", c.wantBackend)
+			}
+			if seen.Admin() != c.wantAdmin || string(seen.Body()) != "s=s1&action=x" {
+				t.Errorf("admin %v body %q", seen.Admin(), seen.Body())
+			}
+			if len(b.requests()) != 0 {
+				t.Fatal("stats request forwarded to the server")
+			}
+		})
 	}
 }
 

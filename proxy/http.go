@@ -309,6 +309,12 @@ func (x *exchange) run() bool {
 	if done, keep := x.applyRequestRules(fe.rules, fe.Cfg); done {
 		return keep
 	}
+	// A frontend with its own `stats` settings serves the page before
+	// choosing a backend, as HAProxy does; a listen section serves it on
+	// its backend side, below.
+	if st := fe.Cfg.Stats; fe.self == nil && st.Enabled && fe.p.opts.Stats != nil && strings.HasPrefix(req.Target, st.URI) {
+		return x.statsPage(nil)
+	}
 	be := s.selectBackend(&x.t)
 	if be == nil {
 		x.setTerm(termProxy, phaseRequest)
@@ -326,19 +332,39 @@ func (x *exchange) run() bool {
 	}
 	be.Counters.ReqTot.Add(1)
 	if st := be.Cfg.Stats; st.Enabled && fe.p.opts.Stats != nil && strings.HasPrefix(req.Target, st.URI) {
-		fe.Counters.Intercepted.Add(1)
-		resp := fe.p.opts.Stats(fe.p, fe, &StatsRequest{Method: req.Method, Target: req.Target, Header: req.Header.Get, Backend: be})
-		st := 200
-		if len(resp) >= 12 {
-			st, _ = strconv.Atoi(string(resp[9:12]))
-		}
-		return x.reply(resp, st, false)
+		return x.statsPage(be)
 	}
 	x.forwardFor(fe.Cfg.Options.Forwardfor, be.Cfg.Options.Forwardfor)
 	if req.Method == "CONNECT" {
 		connectHost(&req.Header)
 	}
 	return x.forward()
+}
+
+// statsPage answers the request with the stats handler's response; be is
+// the section whose stats settings apply (nil: the frontend's own). A
+// POST's form (up to 64 kB, not chunked) is read for the admin actions,
+// which need `stats admin if <cond>` to match.
+func (x *exchange) statsPage(be *Backend) bool {
+	fe, req := x.s.fe, x.req
+	fe.Counters.Intercepted.Add(1)
+	sr := &StatsRequest{Method: req.Method, Target: req.Target, Header: req.Header.Get, Backend: be}
+	if be != nil {
+		sr.admin = be.statsAdmin != nil && be.statsAdmin.ok(&x.t)
+	}
+	if req.Method == "POST" && !req.Body.Chunked && req.Body.Length > 0 && req.Body.Length <= 64<<10 {
+		buf := make([]byte, req.Body.Length)
+		if _, err := io.ReadFull(x.br, buf); err == nil {
+			sr.body = buf
+			req.Body.Length = 0
+		}
+	}
+	resp := fe.p.opts.Stats(fe.p, fe, sr)
+	st := 200
+	if len(resp) >= 12 {
+		st, _ = strconv.Atoi(string(resp[9:12]))
+	}
+	return x.reply(resp, st, false)
 }
 
 // applyRequestRules runs http-request rules then redirect lines of one

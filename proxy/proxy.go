@@ -54,8 +54,20 @@ type Options struct {
 type StatsRequest struct {
 	Method, Target string
 	Header         func(name string) string
-	Backend        *Backend
+	// Backend is the section whose `stats` settings apply; nil when a
+	// frontend serves the page itself before choosing a backend.
+	Backend *Backend
+	admin   bool
+	body    []byte
 }
+
+// Admin reports whether the section's `stats admin if <cond>` matched:
+// only then may the page change servers.
+func (r *StatsRequest) Admin() bool { return r.admin }
+
+// Body returns the request body of a POST (the page's admin form, up to
+// 64 kB), nil otherwise.
+func (r *StatsRequest) Body() []byte { return r.body }
 
 // Proxy is a running (or ready to run) goproxy instance.
 type Proxy struct {

@@ -375,9 +375,7 @@ fi
 // starts goproxy when none runs, and starts it again after it is killed.
 func TestInstallSeedLayout(t *testing.T) {
 	testenv.RequireRoot(t)
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("unshare not installed")
-	}
+	testenv.LookPath(t, "unshare")
 	root := t.TempDir()
 	os.Chmod(root, 0o755)
 	prefix := filepath.Join(root, "usr/local/haproxy")

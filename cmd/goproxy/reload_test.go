@@ -514,10 +514,7 @@ func holdsSocket(pid int, inode string) bool {
 // old process closes while idle counts as a read error: the figures are
 // logged side by side, not asserted (see strictKeepAlive).
 func TestReloadUnderWrk(t *testing.T) {
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
-		t.Skip("wrk not installed")
-	}
+	wrk := testenv.LookPath(t, "wrk")
 	hap := testenv.LookPath(t, "haproxy")
 	bin := goproxyBinary(t)
 	dir := t.TempDir()

@@ -941,14 +941,6 @@ func (c *proxyControl) page(pc *haproxy.Proxy) *stats.Page {
 	return pg
 }
 
-// statsPageAdmin is implemented by a *proxy.StatsRequest that knows the
-// result of the backend's `stats admin if <cond>` condition.
-type statsPageAdmin interface{ Admin() bool }
-
-// statsPageBody is implemented by a *proxy.StatsRequest that can read the
-// request body (the admin form of a POST).
-type statsPageBody interface{ Body() []byte }
-
 // serveStatsPage is the proxy's Options.Stats hook: it answers a request
 // for a backend's `stats uri` with a whole HTTP/1.1 response.
 func (c *proxyControl) serveStatsPage(p *proxy.Proxy, fe *proxy.Frontend, req *proxy.StatsRequest) []byte {
@@ -963,12 +955,7 @@ func (c *proxyControl) serveStatsPage(p *proxy.Proxy, fe *proxy.Frontend, req *p
 	if req.Header != nil {
 		r.Authorization = req.Header("Authorization")
 	}
-	if a, ok := any(req).(statsPageAdmin); ok {
-		r.Admin = a.Admin()
-	}
-	if b, ok := any(req).(statsPageBody); ok {
-		r.Body = b.Body()
-	}
+	r.Admin, r.Body = req.Admin(), req.Body()
 	return httpResponse(pg.Handle(r))
 }
 

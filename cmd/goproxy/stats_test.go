@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"hapair/internal/testenv"
-	"hapair/proxy"
 	"hapair/proxy/stats"
 )
 
@@ -266,12 +265,6 @@ func settled(rows []stats.Row) bool {
 	return st["bd/d1"] == "DOWN" && st["bd/d2"] == "UP" && st["be/s1"] == "UP" && st["be/s2"] == "UP"
 }
 
-// checksWired reports whether goproxy runs health checks (its checked
-// servers leave "no check").
-func checksWired(rows []stats.Row) bool {
-	return statuses(rows)["bd/d1"] != "no check"
-}
-
 // TestStatsAgainstHAProxy runs goproxy and haproxy on the same
 // configuration and compares the stats socket and page: the CSV header,
 // the rows and their static columns, the statuses once the health checks
@@ -288,11 +281,8 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 	if !waitFor(10*time.Second, func() bool { return settled(h.rows(t)) }) {
 		t.Fatalf("haproxy checks did not settle: %v", statuses(h.rows(t)))
 	}
-	wired := checksWired(g.rows(t))
-	if wired {
-		if !waitFor(10*time.Second, func() bool { return settled(g.rows(t)) }) {
-			t.Errorf("goproxy checks did not settle: %v", statuses(g.rows(t)))
-		}
+	if !waitFor(10*time.Second, func() bool { return settled(g.rows(t)) }) {
+		t.Errorf("goproxy checks did not settle: %v", statuses(g.rows(t)))
 	}
 
 	hs, gs := h.cmd(t, "show stat"), g.cmd(t, "show stat")
@@ -306,24 +296,14 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 	if a, b := rowKeys(hr), rowKeys(gr); a != b {
 		t.Fatalf("rows (px/sv/type/iid/sid):\nhaproxy %s\ngoproxy %s", a, b)
 	}
-	cols := staticColumns
-	if wired {
-		cols = append(cols, stats.FStatus, stats.FCheckStatus, stats.FCheckHealth, stats.FCheckDesc, stats.FLastChk)
-	}
+	cols := append(staticColumns, stats.FStatus, stats.FCheckStatus, stats.FCheckHealth, stats.FCheckDesc, stats.FLastChk)
 	for i := range hr {
 		for _, f := range cols {
-			if !wired && (f == stats.FCheckRise || f == stats.FCheckFall ||
-				hr[i][stats.FPxname] == "bd" && (f == stats.FWeight || f == stats.FAct || f == stats.FUweight)) {
-				continue // these follow the checks
-			}
 			// "* " marks a check running at that instant.
 			if a, b := strings.TrimPrefix(hr[i][f], "* "), strings.TrimPrefix(gr[i][f], "* "); a != b {
 				t.Errorf("%s/%s %s: haproxy %q, goproxy %q", hr[i][stats.FPxname], hr[i][stats.FSvname], stats.FieldNames[f], hr[i][f], gr[i][f])
 			}
 		}
-	}
-	if !wired {
-		t.Log("goproxy runs no health checks yet (cmd/goproxy/checks.go): statuses not compared")
 	}
 
 	t.Run("page csv", func(t *testing.T) {
@@ -347,9 +327,6 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 		}
 		for i := range ar {
 			for _, f := range []int{stats.FAddr, stats.FAlgo, stats.FCookie, stats.FWeight, stats.FSlim} {
-				if !wired && f == stats.FWeight && ar[i][stats.FPxname] == "bd" {
-					continue
-				}
 				if ar[i][f] != br[i][f] {
 					t.Errorf(";csv %s/%s %s: haproxy %q, goproxy %q", ar[i][stats.FPxname], ar[i][stats.FSvname], stats.FieldNames[f], ar[i][f], br[i][f])
 				}
@@ -377,9 +354,6 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 		waitFor(3*time.Second, func() bool {
 			a = mask.ReplaceAllString(h.cmd(t, "show servers state be"), "$1 T ")
 			b = mask.ReplaceAllString(g.cmd(t, "show servers state be"), "$1 T ")
-			if !wired {
-				a, b = maskChecks(a), maskChecks(b)
-			}
 			return a == b
 		})
 		if a != b {
@@ -390,9 +364,6 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 			l.cmd(t, "set server be/s2 state maint")
 		}
 		for _, c := range []string{"show stat be -1 -1 up", "show stat be -1 -1 no-maint", "show stat up", "show stat -1 6 -1 no-maint"} {
-			if !wired && c == "show stat up" {
-				continue // bd/d1 is DOWN only with checks
-			}
 			a, _ := stats.ParseCSV(strings.NewReader(h.cmd(t, c)))
 			b, _ := stats.ParseCSV(strings.NewReader(g.cmd(t, c)))
 			if rowKeys(a) != rowKeys(b) {
@@ -400,8 +371,7 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 				continue
 			}
 			for i := range a {
-				checked := a[i][stats.FCheckStatus] != "" || a[i][stats.FPxname] == "bd"
-				if (wired || !checked) && a[i][stats.FStatus] != b[i][stats.FStatus] {
+				if a[i][stats.FStatus] != b[i][stats.FStatus] {
 					t.Errorf("%q %s/%s: haproxy %q, goproxy %q", c, a[i][stats.FPxname], a[i][stats.FSvname], a[i][stats.FStatus], b[i][stats.FStatus])
 				}
 			}
@@ -476,19 +446,17 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 			}
 			a, b := statuses(h.rows(t)), statuses(g.rows(t))
 			for _, k := range []string{"be/s1", "be/s2", "be/bk"} {
-				if wired && a[k] != b[k] || !wired && (a[k] == "MAINT" || a[k] == "DRAIN") != (b[k] == "MAINT" || b[k] == "DRAIN") {
+				if a[k] != b[k] {
 					t.Errorf("after %q %s: haproxy %q, goproxy %q", st.cmd, k, a[k], b[k])
 				}
 			}
-			if wired {
-				// Check columns: hidden in maintenance, counters kept
-				// (entering maintenance counts as a DOWN transition).
-				hr, gr := statsByKey(h.rows(t)), statsByKey(g.rows(t))
-				for _, k := range []string{"be/s1", "be/s2"} {
-					for _, f := range []int{stats.FChkdown, stats.FChkfail, stats.FCheckStatus, stats.FCheckHealth, stats.FCheckRise, stats.FWeight, stats.FUweight} {
-						if x, y := strings.TrimPrefix(hr[k][f], "* "), strings.TrimPrefix(gr[k][f], "* "); x != y {
-							t.Errorf("after %q %s %s: haproxy %q, goproxy %q", st.cmd, k, stats.FieldNames[f], x, y)
-						}
+			// Check columns: hidden in maintenance, counters kept
+			// (entering maintenance counts as a DOWN transition).
+			hr, gr := statsByKey(h.rows(t)), statsByKey(g.rows(t))
+			for _, k := range []string{"be/s1", "be/s2"} {
+				for _, f := range []int{stats.FChkdown, stats.FChkfail, stats.FCheckStatus, stats.FCheckHealth, stats.FCheckRise, stats.FWeight, stats.FUweight} {
+					if x, y := strings.TrimPrefix(hr[k][f], "* "), strings.TrimPrefix(gr[k][f], "* "); x != y {
+						t.Errorf("after %q %s %s: haproxy %q, goproxy %q", st.cmd, k, stats.FieldNames[f], x, y)
 					}
 				}
 			}
@@ -496,9 +464,6 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 	})
 
 	t.Run("server goes down and comes back", func(t *testing.T) {
-		if !wired {
-			t.Skip("goproxy runs no health checks yet")
-		}
 		srv.bSrv.stop()
 		for _, l := range []*statsLab{h, g} {
 			if !waitFor(10*time.Second, func() bool { return statuses(l.rows(t))["be/s2"] == "DOWN" }) {
@@ -554,9 +519,6 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 	})
 
 	t.Run("page admin", func(t *testing.T) {
-		if _, ok := any(&proxy.StatsRequest{}).(statsPageAdmin); !ok {
-			t.Skip("proxy.StatsRequest does not expose `stats admin` and the body yet (Admin(), Body())")
-		}
 		for _, l := range []*statsLab{h, g} {
 			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			resp, err := c.PostForm("http://"+l.page+"/admin?stats", url.Values{"s": {"s1"}, "action": {"maint"}, "b": {"be"}})
@@ -574,11 +536,6 @@ func TestStatsAgainstHAProxy(t *testing.T) {
 		}
 	})
 }
-
-var srvStateCheckCols = regexp.MustCompile(`(?m)^((?:\S+ ){10})\S+ \S+ \S+ \S+ `)
-
-// maskChecks hides the check columns of `show servers state`.
-func maskChecks(s string) string { return srvStateCheckCols.ReplaceAllString(s, "${1}C C C C ") }
 
 func infoMap(s string) map[string]string {
 	m := map[string]string{}
@@ -1163,12 +1120,8 @@ func TestSeedStatsPage(t *testing.T) {
 	if ah != bh || rowKeys(ar) != rowKeys(br) {
 		t.Fatalf("seed ;csv:\nhaproxy %s\n%s\ngoproxy %s\n%s", ah, rowKeys(ar), bh, rowKeys(br))
 	}
-	wired := statuses(br)["info_cache/inst2"] != "no check"
 	for i := range ar {
 		for _, f := range []int{stats.FSlim, stats.FWeight, stats.FAct, stats.FBck, stats.FAlgo, stats.FAddr, stats.FMode, stats.FStatus, stats.FCheckStatus, stats.FCheckCode} {
-			if !wired && (f == stats.FStatus || f == stats.FCheckStatus || f == stats.FCheckCode) {
-				continue
-			}
 			if strings.TrimPrefix(ar[i][f], "* ") != strings.TrimPrefix(br[i][f], "* ") {
 				t.Errorf("%s/%s %s: haproxy %q, goproxy %q", ar[i][stats.FPxname], ar[i][stats.FSvname], stats.FieldNames[f], ar[i][f], br[i][f])
 			}
