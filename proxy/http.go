@@ -693,6 +693,10 @@ func (x *exchange) forward() bool {
 	srv, tw, err = be.pickDirect(p.ctx, key, nil, forced, persist)
 	if x.rec != nil {
 		x.rec.Tw = int(tw.Milliseconds())
+		if errors.Is(err, errNoServer) {
+			// No queue was entered: HAProxy logs Tw -1.
+			x.rec.Tw = -1
+		}
 	}
 	if err != nil {
 		if errors.Is(err, errQueueTimeout) {

@@ -42,18 +42,28 @@ func (s *session) serveTCP() {
 	p := fe.p
 	rec := &LogRecord{Client: s.src, Frontend: s.dst, Accept: s.accept, Start: s.accept,
 		FrontName: fe.Name, Status: -1, Tq: 0, Tw: -1, Tc: -1, Tr: -1}
+	// The session is logged last, as HAProxy does: after the backend's and
+	// the server's connection slots are released (%bc/%sc do not count it).
+	var logged bool
+	var logSrv *Server
+	defer func() {
+		if logged {
+			s.logTCP(rec, logSrv)
+		}
+	}()
+	finish := func(srv *Server) { logged, logSrv = true, srv }
 	defer s.cli.Close()
 	t := &txn{src: s.src, dst: s.dst, frontend: fe.Name, trk: s.trk, vars: s.vars}
 	first, ok := s.inspectContent(t)
 	if !ok {
 		rec.TermState = termState(termProxy, phaseRequest)
-		s.finishTCP(rec, nil)
+		finish(nil)
 		return
 	}
 	be := s.selectBackend(t)
 	if be == nil {
 		rec.TermState = termState(termProxy, phaseRequest)
-		s.finishTCP(rec, nil)
+		finish(nil)
 		return
 	}
 	rec.BackName = be.Name
@@ -69,6 +79,9 @@ func (s *session) serveTCP() {
 		res, err = be.connect(p.ctx, balance.Key{Src: s.src.Addr()}, s.dst)
 	}
 	rec.Tw = int(res.tw.Milliseconds())
+	if errors.Is(res.queueErr, errNoServer) {
+		rec.Tw = -1 // no queue was entered
+	}
 	rec.Retries, rec.Redispatched = res.retries, res.redisp
 	if res.srv != nil {
 		rec.ServerName = res.srv.Name
@@ -87,7 +100,7 @@ func (s *session) serveTCP() {
 		default:
 			rec.TermState = termState(termServerAbort, phaseConnect)
 		}
-		s.finishTCP(rec, nil)
+		finish(nil)
 		return
 	}
 	srv := res.srv
@@ -104,7 +117,7 @@ func (s *session) serveTCP() {
 	if len(first) > 0 {
 		if _, err := res.conn.Write(first); err != nil {
 			rec.TermState = termState(termServerAbort, phaseData)
-			s.finishTCP(rec, srv)
+			finish(srv)
 			return
 		}
 	}
@@ -118,7 +131,7 @@ func (s *session) serveTCP() {
 	srv.Counters.Bin.Add(in)
 	srv.Counters.Bout.Add(out)
 	rec.TermState = term
-	s.finishTCP(rec, srv)
+	finish(srv)
 }
 
 // connectSticky is connect with the backend's stick rules: a stored
@@ -152,7 +165,9 @@ func tunnelTimeouts(fe, be *haproxy.Proxy) tunnelTO {
 // tunnelTO holds the timeouts of both sides of a tunnel.
 type tunnelTO struct{ cli, srv, cliFin, srvFin time.Duration }
 
-func (s *session) finishTCP(rec *LogRecord, srv *Server) {
+// logTCP completes a TCP session's record (total time, connection
+// counters) and hands it to the log hook.
+func (s *session) logTCP(rec *LogRecord, srv *Server) {
 	p := s.fe.p
 	rec.Tt = int(time.Since(s.accept).Milliseconds())
 	rec.Actconn = p.Actconn.Load()

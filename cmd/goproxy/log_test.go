@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -190,29 +189,6 @@ func maskHTTPBytes(s string) string {
 }
 
 var httpStatusBytes = regexp.MustCompile(`( [1-5]\d\d| N/N/N) \d+ `)
-
-// knownCoreDiff rewrites a masked goproxy line where the proxy engine
-// (package proxy, not the logging part) is known to fill the record
-// differently from HAProxy 2.6, so that the rest of the line is still
-// compared; the test logs each use. Both are reported to the engine's
-// owner:
-//   - a 503 without any server: HAProxy logs Tw -1 (no queue was
-//     entered), goproxy 0;
-//   - tcplog: HAProxy logs after releasing the backend and server
-//     connection slots (%bc/%sc 0 for a lone session), goproxy before.
-func knownCoreDiff(g string) (string, string) {
-	if strings.Contains(g, "/<NOSRV> ") {
-		return strings.Replace(g, "/<NOSRV> N/N/-1/-1/", "/<NOSRV> N/-1/-1/-1/", 1), "Tw of a 503 without server"
-	}
-	if m := tcpCounters.FindStringSubmatch(g); m != nil {
-		bc, _ := strconv.Atoi(m[2])
-		sc, _ := strconv.Atoi(m[3])
-		return strings.Replace(g, m[0], fmt.Sprintf(" %s/%d/%d/", m[1], bc-1, sc-1), 1), "tcplog %bc/%sc counted before release"
-	}
-	return g, ""
-}
-
-var tcpCounters = regexp.MustCompile(` ([A-Za-z-]{2} (?:AC|\d+)/\d+)/(\d+)/(\d+)/`)
 
 // logLab is one instance of the logging test configuration.
 type logLab struct {
@@ -410,10 +386,6 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 			w, g = maskHTTPBytes(w), maskHTTPBytes(g)
 		}
 		if w != g {
-			if fixed, why := knownCoreDiff(g); fixed == w {
-				t.Logf("known proxy-core difference (%s):\nhaproxy: %s\ngoproxy: %s", why, w, g)
-				continue
-			}
 			t.Errorf("log line differs:\nhaproxy: %s\ngoproxy: %s\n(raw haproxy: %s\n raw goproxy: %s)", w, g, want[i], got[i])
 		}
 	}
