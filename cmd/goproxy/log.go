@@ -315,6 +315,12 @@ func (l *logPart) logRecord(rec *proxy.LogRecord) {
 		// level info whatever the outcome (measured with
 		// log-separate-errors and a 503); dontlognull still drops empty
 		// connections.
+		if rec.HTTP && rec.Tq < 0 {
+			// No complete request head (closed, timed out or
+			// malformed): HAProxy 2.6 creates no stream, hence no
+			// "Connect from" line (measured).
+			return
+		}
 		if !pl.firstOfConn(rec) {
 			return
 		}

@@ -516,3 +516,146 @@ server inst2 %s check inter 5000 fall 3
 		}
 	}
 }
+
+// nth returns the n-th (1-based) line containing sub, polling for up to
+// 10s.
+func (s *syslogSink) nth(t *testing.T, who, sub string, n int) string {
+	t.Helper()
+	var found string
+	if !waitFor(10*time.Second, func() bool {
+		k := 0
+		for _, l := range s.all() {
+			if strings.Contains(l, sub) {
+				if k++; k == n {
+					found = l
+					return true
+				}
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("%s: no line #%d containing %q within 10s; got:\n%s", who, n, sub, strings.Join(s.all(), "\n"))
+	}
+	return found
+}
+
+// TestBadRequestLogsMatchHAProxy compares the lines of HTTP connections
+// that end before a complete request (HAProxy 2.6, measured: "400 ...
+// CR--" for a close with or without bytes, "408 ... cR--" for timeout
+// http-request; option dontlognull drops only those that sent no byte,
+// while the 400/408 answer is still sent).
+func TestBadRequestLogsMatchHAProxy(t *testing.T) {
+	hap := testenv.LookPath(t, "haproxy")
+	gop := goproxyBinary(t)
+	server := backend(t, "127.0.0.1", "logged")
+	type lab struct {
+		sink               *syslogSink
+		fa, fb, fc, fd, ok string
+	}
+	config := func(l *lab) string {
+		return fmt.Sprintf(`global
+    log %s local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fa
+    bind %s
+    default_backend be
+frontend fb
+    bind %s
+    option dontlognull
+    default_backend be
+frontend fc
+    bind %s
+    timeout http-request 300ms
+    default_backend be
+frontend fd
+    bind %s
+    timeout http-request 300ms
+    option dontlognull
+    default_backend be
+frontend fready
+    bind %s
+    no log
+    default_backend be
+backend be
+    server s1 %s
+`, l.sink.addr, l.fa, l.fb, l.fc, l.fd, l.ok, server)
+	}
+	// send connects, writes data, half-closes when shut, reads the answer
+	// when read, and closes.
+	send := func(addr, data string, shut, read bool) string {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, data)
+		if shut {
+			c.(*net.TCPConn).CloseWrite()
+		}
+		if !read {
+			return ""
+		}
+		b, _ := io.ReadAll(c)
+		if i := strings.IndexByte(string(b), '\r'); i > 0 {
+			return string(b[:i])
+		}
+		return string(b)
+	}
+	drive := func(who string, l *lab) []string {
+		var lines []string
+		next := func(fe string, n int) { lines = append(lines, l.sink.nth(t, who, "] "+fe+" ", n)) }
+		answer := func(what, got, want string) {
+			if got != want {
+				t.Errorf("%s: %s: answer %q, want %q", who, what, got, want)
+			}
+		}
+		send(l.fa, "", false, false) // connect and close
+		next("fa", 1)
+		send(l.fb, "GET / HTTP/1.1\r\nHost: x\r\n", false, false)
+		next("fb", 1)
+		answer("half-close without bytes", send(l.fa, "", true, true), "HTTP/1.1 400 Bad request")
+		next("fa", 2)
+		answer("timeout without bytes", send(l.fc, "", false, true), "HTTP/1.1 408 Request Time-out")
+		next("fc", 1)
+		answer("partial request timeout, dontlognull", send(l.fd, "GET / HT", false, true), "HTTP/1.1 408 Request Time-out")
+		next("fd", 1)
+		// Connections without bytes under dontlognull: no line, but the
+		// 408 is sent. They come last so that no compared line counts
+		// them in %fc; a last logged transaction follows them.
+		send(l.fb, "", false, false)
+		answer("timeout without bytes, dontlognull", send(l.fd, "", false, true), "HTTP/1.1 408 Request Time-out")
+		send(l.fa, "GE", false, false)
+		next("fa", 3)
+		for _, fe := range []string{"] fb ", "] fd "} {
+			if n := l.sink.count(fe); n != 1 {
+				t.Errorf("%s: %d lines with %q, want 1 (dontlognull):\n%s", who, n, fe, strings.Join(l.sink.all(), "\n"))
+			}
+		}
+		return lines
+	}
+	var got [2][]string
+	for i, name := range []string{"haproxy", "goproxy"} {
+		l := &lab{sink: newSyslogSink(t), fa: freeAddr(t, "127.0.0.1"), fb: freeAddr(t, "127.0.0.1"),
+			fc: freeAddr(t, "127.0.0.1"), fd: freeAddr(t, "127.0.0.1"), ok: freeAddr(t, "127.0.0.1")}
+		bin := hap
+		if name == "goproxy" {
+			bin = gop
+		}
+		runProxy(t, name, bin, config(l), l.ok)
+		got[i] = drive(name, l)
+	}
+	for i := range got[0] {
+		w := maskHTTPBytes(maskActconn(maskLog(got[0][i])))
+		g := maskHTTPBytes(maskActconn(maskLog(got[1][i])))
+		if w != g {
+			t.Errorf("line %d differs:\nhaproxy: %s\ngoproxy: %s\n(raw haproxy: %s\n raw goproxy: %s)", i, w, g, got[0][i], got[1][i])
+		}
+	}
+}
