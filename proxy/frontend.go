@@ -270,7 +270,16 @@ func (fe *Frontend) serve(c net.Conn, st *connState) {
 		s.serveHTTP()
 		return
 	}
+	s.connectEvent(false)
 	s.serveTCP()
+}
+
+// connectEvent hands the connection to Options.Connect.
+func (s *session) connectEvent(http bool) {
+	if f := s.fe.p.opts.Connect; f != nil {
+		f(&LogRecord{Client: s.src, Frontend: s.dst, Accept: s.accept, Start: s.accept,
+			FrontName: s.fe.Name, HTTP: http, Status: -1, Tq: -1, Tw: -1, Tc: -1, Tr: -1})
+	}
 }
 
 func incCurAlone(c interface{ Add(int64) int64 }) { c.Add(1) }

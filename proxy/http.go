@@ -130,6 +130,7 @@ func (s *session) serveHTTP() {
 			c.SetReadDeadline(time.Now().Add(to))
 		}
 		s.nreq++
+		s.connectEvent(true) // HAProxy: a stream per request
 		if !s.handle(&req, br, bw, start) {
 			return
 		}

@@ -32,6 +32,12 @@ type Options struct {
 	Listen func(addr haproxy.Addr, bind *haproxy.Bind) (net.Listener, error)
 	// Log receives one record per transaction (nil: none).
 	Log func(*LogRecord)
+	// Connect receives a record (client, frontend address and name, HTTP)
+	// when HAProxy creates a connection's stream, the moment it logs
+	// "Connect from" for a proxy without a log format: at accept in mode
+	// tcp, when each complete request head arrives in mode http (a stream
+	// per request; a connection without one logs nothing). Nil: none.
+	Connect func(*LogRecord)
 	// ReadFile reads files referenced at run time (maps, ACL files);
 	// default os.ReadFile.
 	ReadFile func(string) ([]byte, error)

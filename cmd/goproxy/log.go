@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -55,39 +54,6 @@ type proxyLog struct {
 	nReq    int // capture request header count
 	nRes    int // capture response header count
 	count   atomic.Uint64
-
-	// seen remembers the connections already announced by the "Connect
-	// from" line (proxies without a log format), keyed by client and
-	// accept time, so that keep-alive requests do not repeat it. Bounded:
-	// cleared when it grows past seenMax.
-	seenMu sync.Mutex
-	seen   map[connKey]struct{}
-}
-
-type connKey struct {
-	client netip.AddrPort
-	accept int64
-}
-
-const seenMax = 4096
-
-// firstOfConn reports whether rec is the first transaction logged for
-// its connection.
-func (pl *proxyLog) firstOfConn(rec *proxy.LogRecord) bool {
-	if !rec.HTTP {
-		return true
-	}
-	k := connKey{rec.Client, rec.Accept.UnixNano()}
-	pl.seenMu.Lock()
-	defer pl.seenMu.Unlock()
-	if _, ok := pl.seen[k]; ok {
-		return false
-	}
-	if pl.seen == nil || len(pl.seen) >= seenMax {
-		pl.seen = map[connKey]struct{}{}
-	}
-	pl.seen[k] = struct{}{}
-	return true
 }
 
 // logParts maps a configuration to its logging part, so that the
@@ -140,6 +106,7 @@ func (l *logPart) Configure(opts *proxy.Options) error {
 	}
 	if any {
 		opts.Log = l.logRecord
+		opts.Connect = l.logConnect
 	}
 	logParts.Store(l.cfg, l)
 	return nil
@@ -297,10 +264,27 @@ func logEvent(cfg *haproxy.Config, name string, level int, msg string) {
 }
 
 // logRecord formats and sends one transaction's line.
+// logConnect sends HAProxy's "Connect from" line of a proxy without a
+// log format, at level info whatever happens next and even under
+// dontlognull (measured: HAProxy 2.6 logs it when it creates the stream,
+// before knowing the outcome).
+func (l *logPart) logConnect(rec *proxy.LogRecord) {
+	pl := l.proxies[rec.FrontName]
+	if pl == nil || pl.format != nil {
+		return
+	}
+	var buf [256]byte
+	b := logfmt.AppendConnect(buf[:0], rec.Client, rec.Frontend, rec.FrontName, rec.HTTP)
+	now := time.Now()
+	for _, s := range pl.senders {
+		s.LogBytes(syslog.Info, b, now)
+	}
+}
+
 func (l *logPart) logRecord(rec *proxy.LogRecord) {
 	pl := l.proxies[rec.FrontName]
-	if pl == nil {
-		return
+	if pl == nil || pl.format == nil {
+		return // without a format: logConnect's line only
 	}
 	var r logfmt.Record
 	l.record(&r, rec, pl)
@@ -309,26 +293,7 @@ func (l *logPart) logRecord(rec *proxy.LogRecord) {
 		return
 	}
 	var buf [512]byte
-	var b []byte
-	if pl.format == nil {
-		// Without a log format HAProxy logs the connection at accept, at
-		// level info whatever the outcome (measured with
-		// log-separate-errors and a 503); dontlognull still drops empty
-		// connections.
-		if rec.HTTP && rec.Tq < 0 {
-			// No complete request head (closed, timed out or
-			// malformed): HAProxy 2.6 creates no stream, hence no
-			// "Connect from" line (measured).
-			return
-		}
-		if !pl.firstOfConn(rec) {
-			return
-		}
-		level = syslog.Info
-		b = logfmt.AppendConnect(buf[:0], rec.Client, rec.Frontend, rec.FrontName, rec.HTTP)
-	} else {
-		b = pl.format.Append(buf[:0], &r)
-	}
+	b := pl.format.Append(buf[:0], &r)
 	now := time.Now()
 	for _, s := range pl.senders {
 		s.LogBytes(level, b, now)

@@ -659,3 +659,154 @@ backend be
 		}
 	}
 }
+
+// TestConnectLineTimingMatchesHAProxy checks when a proxy without a log
+// format sends its "Connect from" line, as HAProxy 2.6 does (measured):
+// in mode tcp at accept, before any byte and even under dontlognull; in
+// mode http when each complete request head arrives (before the server
+// answers; keep-alive requests each have theirs), and never for a
+// connection that closes or sends garbage before a complete head.
+func TestConnectLineTimingMatchesHAProxy(t *testing.T) {
+	hap := testenv.LookPath(t, "haproxy")
+	gop := goproxyBinary(t)
+	server := backend(t, "127.0.0.1", "logged")
+	// A server that accepts and never answers nor closes: the lines must
+	// come while the session waits for it.
+	mute, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var muteMu sync.Mutex
+	var muted []net.Conn
+	go func() {
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			muteMu.Lock()
+			muted = append(muted, c)
+			muteMu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mute.Close()
+		muteMu.Lock()
+		for _, c := range muted {
+			c.Close()
+		}
+		muteMu.Unlock()
+	})
+	type lab struct {
+		sink                  *syslogSink
+		tcp, null, http, hold string
+		ok                    string
+	}
+	config := func(l *lab) string {
+		return fmt.Sprintf(`global
+    log %s local0
+defaults
+    log global
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+frontend pt
+    mode tcp
+    bind %s
+    default_backend bt
+frontend pn
+    mode tcp
+    bind %s
+    option dontlognull
+    default_backend bt
+frontend ph
+    mode http
+    bind %s
+    default_backend bh
+frontend pw
+    mode http
+    bind %s
+    default_backend bw
+frontend fready
+    mode http
+    bind %s
+    no log
+    default_backend bh
+backend bt
+    mode tcp
+    server t1 %s
+backend bh
+    mode http
+    server h1 %s
+backend bw
+    mode http
+    server w1 %s
+`, l.sink.addr, l.tcp, l.null, l.http, l.hold, l.ok, mute.Addr(), server, mute.Addr())
+	}
+	dial := func(addr string) net.Conn {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		return c
+	}
+	drive := func(who string, l *lab) []string {
+		var lines []string
+		// mode tcp: the line comes while the connection is open and
+		// silent, also under dontlognull.
+		for _, fe := range []struct{ name, addr string }{{"pt", l.tcp}, {"pn", l.null}} {
+			c := dial(fe.addr)
+			lines = append(lines, l.sink.wait(t, who, "("+fe.name+"/TCP)"))
+			c.Close()
+		}
+		// mode http: nothing for a close, a partial head or garbage.
+		dial(l.http).Close()
+		c := dial(l.http)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
+		c.Close()
+		c = dial(l.http)
+		io.WriteString(c, "GE T / HTTP/1.1\r\n\r\n")
+		io.ReadAll(c)
+		c.Close()
+		// Two requests on one connection: a line for each (HAProxy 2.6
+		// creates a stream per request).
+		c = dial(l.http)
+		io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if b, err := io.ReadAll(c); err != nil || strings.Count(string(b), "HTTP/1.1 200") != 2 {
+			t.Errorf("%s: two requests on one connection: %q %v", who, b, err)
+		}
+		c.Close()
+		lines = append(lines, l.sink.nth(t, who, "(ph/HTTP)", 1), l.sink.nth(t, who, "(ph/HTTP)", 2))
+		// The line comes before the server answers.
+		c = dial(l.hold)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		lines = append(lines, l.sink.wait(t, who, "(pw/HTTP)"))
+		c.Close()
+		// A last TCP connection: the lines of the HTTP connections above
+		// were sent before it.
+		c = dial(l.tcp)
+		l.sink.nth(t, who, "(pt/TCP)", 2)
+		c.Close()
+		if n := l.sink.count("(ph/HTTP)"); n != 2 {
+			t.Errorf("%s: %d Connect lines for ph, want 2:\n%s", who, n, strings.Join(l.sink.all(), "\n"))
+		}
+		return lines
+	}
+	var got [2][]string
+	for i, name := range []string{"haproxy", "goproxy"} {
+		l := &lab{sink: newSyslogSink(t), tcp: freeAddr(t, "127.0.0.1"), null: freeAddr(t, "127.0.0.1"),
+			http: freeAddr(t, "127.0.0.1"), hold: freeAddr(t, "127.0.0.1"), ok: freeAddr(t, "127.0.0.1")}
+		bin := hap
+		if name == "goproxy" {
+			bin = gop
+		}
+		runProxy(t, name, bin, config(l), l.ok)
+		got[i] = drive(name, l)
+	}
+	for i := range got[0] {
+		if w, g := maskLog(got[0][i]), maskLog(got[1][i]); w != g {
+			t.Errorf("line %d differs:\nhaproxy: %s\ngoproxy: %s", i, w, g)
+		}
+	}
+}
