@@ -192,9 +192,9 @@ var httpStatusBytes = regexp.MustCompile(`( [1-5]\d\d| N/N/N) \d+ `)
 
 // logLab is one instance of the logging test configuration.
 type logLab struct {
-	sink                                                             *syslogSink
-	http, clf, fmt, tcp, null, nosrv, tag, plain, tplain, std, ready string
-	out                                                              *lockedBuf
+	sink                                                                     *syslogSink
+	http, clf, fmt, tcp, null, nosrv, tnosrv, tag, plain, tplain, std, ready string
+	out                                                                      *lockedBuf
 }
 
 func (l *logLab) config(server string) string {
@@ -236,6 +236,11 @@ frontend fnosrv
     option httplog
     option log-separate-errors
     default_backend bnone
+frontend ftnosrv
+    mode tcp
+    bind %s
+    option tcplog
+    default_backend btnone
 frontend ftag
     bind %s
     log %s local2 info
@@ -266,7 +271,9 @@ backend bt
     mode tcp
     server t1 %s
 backend bnone
-`, l.sink.addr, l.http, l.clf, l.fmt, l.tcp, l.null, l.nosrv, l.tag, l.sink.addr, l.sink.addr, l.plain, l.tplain, l.std, l.ready, server, server)
+backend btnone
+    mode tcp
+`, l.sink.addr, l.http, l.clf, l.fmt, l.tcp, l.null, l.nosrv, l.tnosrv, l.tag, l.sink.addr, l.sink.addr, l.plain, l.tplain, l.std, l.ready, server, server)
 }
 
 // drive sends the test's traffic to one instance, one transaction at a
@@ -290,6 +297,15 @@ func (l *logLab) drive(t *testing.T, who string) []string {
 		t.Fatalf("%s: GET via the backend without server: %q %v", who, body, err)
 	}
 	next("] fnosrv ")
+	// The same in mode tcp: SC, Tw -1 (no queue entered).
+	if c, err := net.Dial("tcp4", l.tnosrv); err != nil {
+		t.Fatal(err)
+	} else {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.ReadAll(c)
+		c.Close()
+	}
+	next("] ftnosrv ")
 	// Own log lines after the inherited `log global`, a max level that
 	// filters the transaction out, log-tag: two lines, local0 and local2.
 	if _, err := get(l.tag); err != nil {
@@ -370,7 +386,7 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 	newLab := func() *logLab {
 		return &logLab{sink: newSyslogSink(t), http: freeAddr(t, "127.0.0.1"), clf: freeAddr(t, "127.0.0.1"),
 			fmt: freeAddr(t, "127.0.0.1"), tcp: freeAddr(t, "127.0.0.1"), null: freeAddr(t, "127.0.0.1"),
-			nosrv: freeAddr(t, "127.0.0.1"), ready: freeAddr(t, "127.0.0.1"), tag: freeAddr(t, "127.0.0.1"),
+			nosrv: freeAddr(t, "127.0.0.1"), tnosrv: freeAddr(t, "127.0.0.1"), ready: freeAddr(t, "127.0.0.1"), tag: freeAddr(t, "127.0.0.1"),
 			plain: freeAddr(t, "127.0.0.1"), std: freeAddr(t, "127.0.0.1"),
 			tplain: freeAddr(t, "127.0.0.1")}
 	}
@@ -382,7 +398,7 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 	got := ours.drive(t, "goproxy")
 	for i := range want {
 		w, g := maskActconn(maskLog(want[i])), maskActconn(maskLog(got[i]))
-		if !strings.Contains(want[i], "] ft ") && !strings.Contains(want[i], "] fnull ") { // HTTP mode
+		if !strings.Contains(want[i], "] ft ") && !strings.Contains(want[i], "] fnull ") && !strings.Contains(want[i], "] ftnosrv ") { // HTTP mode
 			w, g = maskHTTPBytes(w), maskHTTPBytes(g)
 		}
 		if w != g {
@@ -394,7 +410,7 @@ func TestLogLinesMatchHAProxy(t *testing.T) {
 	// connections (fready has `no log`: stderr only).
 	theirCmd.Process.Signal(syscall.SIGUSR1)
 	ourCmd.Process.Signal(syscall.SIGUSR1)
-	for _, px := range []string{"fh", "fclf", "ffmt", "ft", "fnull", "fnosrv", "ftag", "fplain", "ftplain", "fstd", "be", "bt", "bnone"} {
+	for _, px := range []string{"fh", "fclf", "ffmt", "ft", "fnull", "fnosrv", "ftnosrv", "btnone", "ftag", "fplain", "ftplain", "fstd", "be", "bt", "bnone"} {
 		sub := "Proxy " + px + " stopped"
 		w, g := maskLog(theirs.sink.wait(t, "haproxy", sub)), maskLog(ours.sink.wait(t, "goproxy", sub))
 		if w != g {
