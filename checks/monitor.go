@@ -27,6 +27,16 @@ type Config struct {
 	// Spread is HAProxy's global spread-checks, 0..50 percent: every
 	// interval is moved at random by up to ±Spread% of itself.
 	Spread int
+	// FixedRate starts checks on a fixed grid, one interval after the
+	// previous check STARTED, as keepalived's vrrp_script does (its timer
+	// is re-armed before the script is spawned). A tick that comes while a
+	// check still runs is skipped, as keepalived skips it ("already
+	// running"); a check that timed out at or before the tick counts as
+	// ended, so a script that always times out runs every interval
+	// (keepalived 2.2.7 measured: 0, 2, 4, 6 s with interval 2). False is
+	// HAProxy's schedule: the next check starts an interval after the
+	// previous one ended.
+	FixedRate bool
 	// Rand returns a number in [0,1) for the jitter; nil means math/rand.
 	Rand func() float64
 	// OnHealth, when set, is called from Run with every check result that
@@ -140,6 +150,7 @@ func (m *Monitor) Up() bool {
 func (m *Monitor) Run(ctx context.Context) error {
 	t := time.NewTimer(m.cfg.Delay)
 	defer t.Stop()
+	var grid time.Time // FixedRate: when the current check was due
 	for {
 		select {
 		case <-ctx.Done():
@@ -149,6 +160,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 		timeout := m.cfg.Timeout
 		if timeout <= 0 {
 			timeout = m.cfg.Inter
+		}
+		if grid.IsZero() {
+			grid = time.Now()
 		}
 		r := Run(ctx, m.checker, timeout)
 		if ctx.Err() != nil {
@@ -165,8 +179,36 @@ func (m *Monitor) Run(ctx context.Context) error {
 				return ctx.Err()
 			}
 		}
+		if m.cfg.FixedRate {
+			grid, next = nextTick(grid, time.Now(), next, r.Duration >= timeout)
+		}
 		t.Reset(next)
 	}
+}
+
+// nextTick is FixedRate's schedule. tick is the grid time at which the
+// check that just ended at now was due, every the grid's period and timedOut
+// whether that check hit its timeout. It returns the grid time of the next
+// check and the delay until it: the next tick when it is still ahead; at
+// once (keeping the grid) when the check ran past the tick only because it
+// was being timed out, as keepalived's timeout handling runs before its
+// tick; otherwise the first tick after now (the ticks passed while the check
+// ran are skipped, keepalived's "already running - skipping run").
+func nextTick(tick, now time.Time, every time.Duration, timedOut bool) (time.Time, time.Duration) {
+	if every <= 0 {
+		return now, 0
+	}
+	tick = tick.Add(every)
+	if !now.After(tick) {
+		return tick, tick.Sub(now)
+	}
+	if timedOut && now.Sub(tick) < every {
+		return tick, 0
+	}
+	for !tick.After(now) {
+		tick = tick.Add(every)
+	}
+	return tick, tick.Sub(now)
 }
 
 // record applies r and returns the event, whether it moved the health

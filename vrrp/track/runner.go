@@ -125,6 +125,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}, checks.Config{
 			Rise: max(s.Rise, 1), Fall: max(s.Fall, 1), Start: checks.StartUnknown,
 			Intervals: checks.Intervals{Inter: inter}, Timeout: timeout,
+			// keepalived starts a run every interval (a timer re-armed before
+			// the spawn), not an interval after the previous run ended.
+			FixedRate: true,
 		}, evc)
 		wg.Add(1)
 		go func() { defer wg.Done(); m.Run(ctx) }()
