@@ -380,15 +380,16 @@ func tcpRequest(t *testing.T, addr string) {
 // captures, option httplog clf, a log-format, option tcplog, option
 // dontlognull, and a 503 without server under log-separate-errors.
 func TestLogLinesMatchHAProxy(t *testing.T) {
+	addr := uniqueAddrs(t)
 	hap := testenv.LookPath(t, "haproxy")
 	gop := goproxyBinary(t)
 	server := backend(t, "127.0.0.1", "logged")
 	newLab := func() *logLab {
-		return &logLab{sink: newSyslogSink(t), http: freeAddr(t, "127.0.0.1"), clf: freeAddr(t, "127.0.0.1"),
-			fmt: freeAddr(t, "127.0.0.1"), tcp: freeAddr(t, "127.0.0.1"), null: freeAddr(t, "127.0.0.1"),
-			nosrv: freeAddr(t, "127.0.0.1"), tnosrv: freeAddr(t, "127.0.0.1"), ready: freeAddr(t, "127.0.0.1"), tag: freeAddr(t, "127.0.0.1"),
-			plain: freeAddr(t, "127.0.0.1"), std: freeAddr(t, "127.0.0.1"),
-			tplain: freeAddr(t, "127.0.0.1")}
+		return &logLab{sink: newSyslogSink(t), http: addr(), clf: addr(),
+			fmt: addr(), tcp: addr(), null: addr(),
+			nosrv: addr(), tnosrv: addr(), ready: addr(), tag: addr(),
+			plain: addr(), std: addr(),
+			tplain: addr()}
 	}
 	theirs, ours := newLab(), newLab()
 	var theirCmd, ourCmd *exec.Cmd
@@ -469,9 +470,10 @@ func TestSyslogTarget(t *testing.T) {
 // refuses the 1.x ones). Both send every line twice (two identical
 // targets), the DOWN and "no server" events, and a "Connect from" line.
 func TestSeedLoggingMatchesHAProxy(t *testing.T) {
+	addr := uniqueAddrs(t)
 	hap := testenv.LookPath(t, "haproxy")
 	gop := goproxyBinary(t)
-	dead := freeAddr(t, "127.0.0.1")
+	dead := addr()
 	seed := func(sink, fe string, legacy bool) string {
 		timeouts := "timeout connect 5000\ntimeout client 30000\ntimeout server 30000"
 		if legacy {
@@ -500,7 +502,7 @@ server inst2 %s check inter 5000 fall 3
 	}
 	var lines [2][]string
 	for i, name := range []string{"haproxy", "goproxy"} {
-		sink, fe := newSyslogSink(t), freeAddr(t, "127.0.0.1")
+		sink, fe := newSyslogSink(t), addr()
 		bin := hap
 		if name == "goproxy" {
 			bin = gop
@@ -533,6 +535,25 @@ server inst2 %s check inter 5000 fall 3
 	}
 }
 
+// uniqueAddrs returns a generator of loopback addresses whose ports are
+// free when asked and distinct from every one it returned before: two
+// frontends given the same port would share it (SO_REUSEPORT) and the
+// kernel may hand a just-closed port out again.
+func uniqueAddrs(t *testing.T) func() string {
+	seen := map[string]bool{}
+	return func() string {
+		t.Helper()
+		for range 100 {
+			if a := freeAddr(t, "127.0.0.1"); !seen[a] {
+				seen[a] = true
+				return a
+			}
+		}
+		t.Fatal("no distinct free loopback port in 100 tries")
+		return ""
+	}
+}
+
 // nth returns the n-th (1-based) line containing sub, polling for up to
 // 10s.
 func (s *syslogSink) nth(t *testing.T, who, sub string, n int) string {
@@ -561,6 +582,7 @@ func (s *syslogSink) nth(t *testing.T, who, sub string, n int) string {
 // http-request; option dontlognull drops only those that sent no byte,
 // while the 400/408 answer is still sent).
 func TestBadRequestLogsMatchHAProxy(t *testing.T) {
+	addr := uniqueAddrs(t)
 	hap := testenv.LookPath(t, "haproxy")
 	gop := goproxyBinary(t)
 	server := backend(t, "127.0.0.1", "logged")
@@ -658,8 +680,8 @@ backend be
 	}
 	var got [2][]string
 	for i, name := range []string{"haproxy", "goproxy"} {
-		l := &lab{sink: newSyslogSink(t), fa: freeAddr(t, "127.0.0.1"), fb: freeAddr(t, "127.0.0.1"),
-			fc: freeAddr(t, "127.0.0.1"), fd: freeAddr(t, "127.0.0.1"), ok: freeAddr(t, "127.0.0.1")}
+		l := &lab{sink: newSyslogSink(t), fa: addr(), fb: addr(),
+			fc: addr(), fd: addr(), ok: addr()}
 		bin := hap
 		if name == "goproxy" {
 			bin = gop
@@ -683,6 +705,7 @@ backend be
 // answers; keep-alive requests each have theirs), and never for a
 // connection that closes or sends garbage before a complete head.
 func TestConnectLineTimingMatchesHAProxy(t *testing.T) {
+	addr := uniqueAddrs(t)
 	hap := testenv.LookPath(t, "haproxy")
 	gop := goproxyBinary(t)
 	server := backend(t, "127.0.0.1", "logged")
@@ -811,8 +834,8 @@ backend bw
 	}
 	var got [2][]string
 	for i, name := range []string{"haproxy", "goproxy"} {
-		l := &lab{sink: newSyslogSink(t), tcp: freeAddr(t, "127.0.0.1"), null: freeAddr(t, "127.0.0.1"),
-			http: freeAddr(t, "127.0.0.1"), hold: freeAddr(t, "127.0.0.1"), ok: freeAddr(t, "127.0.0.1")}
+		l := &lab{sink: newSyslogSink(t), tcp: addr(), null: addr(),
+			http: addr(), hold: addr(), ok: addr()}
 		bin := hap
 		if name == "goproxy" {
 			bin = gop
