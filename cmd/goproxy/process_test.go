@@ -94,15 +94,35 @@ func goproxyBinary(t *testing.T) string {
 	return filepath.Join(buildDir, "haproxy")
 }
 
-// freeAddr returns a loopback address with a port free at the moment.
+// handedOut are the addresses freeAddr returned in this test process:
+// the kernel may give a just-closed port again, and two frontends on one
+// port would share it through SO_REUSEPORT.
+var handedOut = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
+
+// freeAddr returns a loopback address with a port free at the moment,
+// never the same one twice in this test process.
 func freeAddr(t *testing.T, ip string) string {
 	t.Helper()
-	l, err := net.Listen("tcp4", ip+":0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp4", ip+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := l.Addr().String()
+		l.Close()
+		handedOut.Lock()
+		seen := handedOut.m[a]
+		handedOut.m[a] = true
+		handedOut.Unlock()
+		if !seen {
+			return a
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no new free loopback port in 100 tries")
+	return ""
 }
 
 // backend starts an HTTP server answering "ok <pid-less tag>".
