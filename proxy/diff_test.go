@@ -65,81 +65,65 @@ func echoHeadBackend(t *testing.T) string { return echoHeadBackendNamed(t, "echo
 
 func echoHeadBackendNamed(t *testing.T, name string) string {
 	t.Helper()
-	addr := freeAddr(t)
-	l, err := net.Listen("tcp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	return serveConns(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var head bytes.Buffer
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				head.WriteString(line)
+				if line == "\r\n" || line == "\n" {
+					break
+				}
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
+			h := strings.ToLower(head.String())
+			var body []byte
+			switch {
+			case strings.Contains(h, "transfer-encoding: chunked"):
 				for {
-					c.SetReadDeadline(time.Now().Add(5 * time.Second))
-					var head bytes.Buffer
-					for {
-						line, err := br.ReadString('\n')
-						if err != nil {
-							return
-						}
-						head.WriteString(line)
-						if line == "\r\n" || line == "\n" {
-							break
-						}
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
 					}
-					h := strings.ToLower(head.String())
-					var body []byte
-					switch {
-					case strings.Contains(h, "transfer-encoding: chunked"):
+					body = append(body, line...)
+					if line == "0\r\n" {
 						for {
-							line, err := br.ReadString('\n')
+							tl, err := br.ReadString('\n')
 							if err != nil {
 								return
 							}
-							body = append(body, line...)
-							if line == "0\r\n" {
-								for {
-									tl, err := br.ReadString('\n')
-									if err != nil {
-										return
-									}
-									body = append(body, tl...)
-									if tl == "\r\n" {
-										break
-									}
-								}
+							body = append(body, tl...)
+							if tl == "\r\n" {
 								break
 							}
-							var n int
-							fmt.Sscanf(line, "%x", &n)
-							chunk := make([]byte, n+2)
-							if _, err := io.ReadFull(br, chunk); err != nil {
-								return
-							}
-							body = append(body, chunk...)
 						}
-					case strings.Contains(h, "content-length: "):
-						var n int
-						i := strings.Index(h, "content-length: ")
-						fmt.Sscanf(h[i+16:], "%d", &n)
-						body = make([]byte, n)
-						if _, err := io.ReadFull(br, body); err != nil {
-							return
-						}
+						break
 					}
-					payload := head.String() + "----\r\n" + string(body)
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nX-Backend-Mixed: %s\r\nContent-Length: %d\r\n\r\n%s", name, len(payload), payload)
+					var n int
+					fmt.Sscanf(line, "%x", &n)
+					chunk := make([]byte, n+2)
+					if _, err := io.ReadFull(br, chunk); err != nil {
+						return
+					}
+					body = append(body, chunk...)
 				}
-			}()
+			case strings.Contains(h, "content-length: "):
+				var n int
+				i := strings.Index(h, "content-length: ")
+				fmt.Sscanf(h[i+16:], "%d", &n)
+				body = make([]byte, n)
+				if _, err := io.ReadFull(br, body); err != nil {
+					return
+				}
+			}
+			payload := head.String() + "----\r\n" + string(body)
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nX-Backend-Mixed: %s\r\nContent-Length: %d\r\n\r\n%s", name, len(payload), payload)
 		}
-	}()
-	return addr
+	})
 }
 
 // diffRequests are sent unchanged through HAProxy 2.6 and goproxy; the
@@ -432,39 +416,24 @@ backend echo
 // 2.6 and goproxy: the request the server receives (echoed back in the
 // tunnel) and the 101 response the client gets.
 func TestUpgradeDifferential(t *testing.T) {
-	addr := freeAddr(t)
-	l, err := net.Listen("tcp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	addr := serveConns(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		var head strings.Builder
 		for {
-			c, err := l.Accept()
+			line, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				var head strings.Builder
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					head.WriteString(line)
-					if line == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
-				io.WriteString(c, head.String())
-				c.SetReadDeadline(time.Now().Add(3 * time.Second))
-				io.Copy(c, br)
-			}()
+			head.WriteString(line)
+			if line == "\r\n" {
+				break
+			}
 		}
-	}()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
+		io.WriteString(c, head.String())
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		io.Copy(c, br)
+	})
 	cfg := func(bind string) string {
 		return `
 defaults

@@ -244,3 +244,29 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// serveConns listens on a fresh loopback port and runs handle for each
+// accepted connection in its own goroutine (the connection is closed when
+// handle returns); the listener closes with the test.
+func serveConns(t *testing.T, handle func(c net.Conn)) string {
+	t.Helper()
+	addr := freeAddr(t)
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return addr
+}

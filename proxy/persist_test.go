@@ -17,60 +17,44 @@ import (
 // status, so tests can make the server send Set-Cookie or Cache-Control.
 func replyBackend(t *testing.T, name string) string {
 	t.Helper()
-	addr := freeAddr(t)
-	l, err := net.Listen("tcp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	return serveConns(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					c.SetReadDeadline(time.Now().Add(5 * time.Second))
-					var head strings.Builder
-					var extra []string
-					status, n := 200, 0
-					for {
-						line, err := br.ReadString('\n')
-						if err != nil {
-							return
-						}
-						head.WriteString(line)
-						if line == "\r\n" {
-							break
-						}
-						k, v, _ := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
-						v = strings.TrimSpace(v)
-						switch strings.ToLower(k) {
-						case "x-reply":
-							extra = append(extra, v)
-						case "x-status":
-							status, _ = strconv.Atoi(v)
-						case "content-length":
-							n, _ = strconv.Atoi(v)
-						}
-					}
-					if n > 0 {
-						io.CopyN(io.Discard, br, int64(n))
-					}
-					body := head.String()
-					fmt.Fprintf(c, "HTTP/1.1 %d X\r\nX-Backend-Mixed: %s\r\n", status, name)
-					for _, h := range extra {
-						fmt.Fprintf(c, "%s\r\n", h)
-					}
-					fmt.Fprintf(c, "Content-Length: %d\r\n\r\n%s", len(body), body)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var head strings.Builder
+			var extra []string
+			status, n := 200, 0
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
 				}
-			}()
+				head.WriteString(line)
+				if line == "\r\n" {
+					break
+				}
+				k, v, _ := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
+				v = strings.TrimSpace(v)
+				switch strings.ToLower(k) {
+				case "x-reply":
+					extra = append(extra, v)
+				case "x-status":
+					status, _ = strconv.Atoi(v)
+				case "content-length":
+					n, _ = strconv.Atoi(v)
+				}
+			}
+			if n > 0 {
+				io.CopyN(io.Discard, br, int64(n))
+			}
+			body := head.String()
+			fmt.Fprintf(c, "HTTP/1.1 %d X\r\nX-Backend-Mixed: %s\r\n", status, name)
+			for _, h := range extra {
+				fmt.Fprintf(c, "%s\r\n", h)
+			}
+			fmt.Fprintf(c, "Content-Length: %d\r\n\r\n%s", len(body), body)
 		}
-	}()
-	return addr
+	})
 }
 
 // cookieRequests are sent in order, each on a new connection, through

@@ -313,42 +313,27 @@ listen l
 // a 2xx answer turns the exchange into a tunnel both ways (half-close
 // included), any other answer is an ordinary response, like HAProxy 2.6.
 func TestConnectMethodDifferential(t *testing.T) {
-	addr := freeAddr(t)
-	l, err := net.Listen("tcp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	addr := serveConns(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		var head strings.Builder
 		for {
-			c, err := l.Accept()
+			line, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				var head strings.Builder
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					head.WriteString(line)
-					if line == "\r\n" {
-						break
-					}
-				}
-				if strings.Contains(head.String(), "deny.example") {
-					io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno")
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 200 Connection established\r\nX-Seen: "+strings.ReplaceAll(strings.TrimSpace(head.String()), "\r\n", "|")+"\r\n\r\n")
-				io.Copy(c, br)
-				io.WriteString(c, "bye")
-			}()
+			head.WriteString(line)
+			if line == "\r\n" {
+				break
+			}
 		}
-	}()
+		if strings.Contains(head.String(), "deny.example") {
+			io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno")
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\nX-Seen: "+strings.ReplaceAll(strings.TrimSpace(head.String()), "\r\n", "|")+"\r\n\r\n")
+		io.Copy(c, br)
+		io.WriteString(c, "bye")
+	})
 	cfg := func(bind string) string {
 		return `
 defaults

@@ -12,26 +12,10 @@ import (
 // closes.
 func echoServer(t *testing.T) string {
 	t.Helper()
-	addr := freeAddr(t)
-	l, err := net.Listen("tcp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-				io.WriteString(c, "bye")
-			}()
-		}
-	}()
-	return addr
+	return serveConns(t, func(c net.Conn) {
+		io.Copy(c, c)
+		io.WriteString(c, "bye")
+	})
 }
 
 func TestTCPHalfClose(t *testing.T) {
