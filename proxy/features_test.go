@@ -72,14 +72,7 @@ func TestHTTPExpect100Continue(t *testing.T) {
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", body.Len(), body.String())
 		return true
 	})
-	fe := freeAddr(t)
-	startProxy(t, httpDefaults+`
-frontend f
-  bind `+fe+`
-  default_backend be
-backend be
-  server s1 `+b.addr+`
-`, Options{})
+	fe, _ := oneServerProxy(t, b.addr)
 	c, err := net.Dial("tcp", fe)
 	if err != nil {
 		t.Fatal(err)
@@ -101,14 +94,7 @@ backend be
 
 func TestHTTPChunkedUploadStreams(t *testing.T) {
 	b := startBackend(t, "b", nil)
-	fe := freeAddr(t)
-	startProxy(t, httpDefaults+`
-frontend f
-  bind `+fe+`
-  default_backend be
-backend be
-  server s1 `+b.addr+`
-`, Options{})
+	fe, _ := oneServerProxy(t, b.addr)
 	c, err := net.Dial("tcp", fe)
 	if err != nil {
 		t.Fatal(err)
@@ -224,14 +210,7 @@ func TestSoftStopFinishesInFlight(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		return true
 	})
-	fe := freeAddr(t)
-	p := startProxy(t, httpDefaults+`
-frontend f
-  bind `+fe+`
-  default_backend be
-backend be
-  server s1 `+b.addr+`
-`, Options{})
+	fe, p := oneServerProxy(t, b.addr)
 	// An idle keep-alive connection is closed by the soft stop.
 	idle, err := net.Dial("tcp", fe)
 	if err != nil {
@@ -509,14 +488,7 @@ backend be
 // frontend, and the backend and server of their last exchange (show sess).
 func TestEachSession(t *testing.T) {
 	b := startBackend(t, "b", nil)
-	fe := freeAddr(t)
-	p := startProxy(t, httpDefaults+`
-frontend f
-  bind `+fe+`
-  default_backend be
-backend be
-  server s1 `+b.addr+`
-`, Options{})
+	fe, p := oneServerProxy(t, b.addr)
 	c, err := net.Dial("tcp", fe)
 	if err != nil {
 		t.Fatal(err)

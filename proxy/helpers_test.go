@@ -270,3 +270,19 @@ func serveConns(t *testing.T, handle func(c net.Conn)) string {
 	}()
 	return addr
 }
+
+// oneServerProxy starts a proxy with httpDefaults, frontend f on a fresh
+// loopback address and backend be with the single server s1 at server; it
+// returns the frontend's address and the proxy.
+func oneServerProxy(t *testing.T, server string) (string, *Proxy) {
+	t.Helper()
+	fe := freeAddr(t)
+	p := startProxy(t, httpDefaults+`
+frontend f
+  bind `+fe+`
+  default_backend be
+backend be
+  server s1 `+server+`
+`, Options{})
+	return fe, p
+}
