@@ -418,19 +418,12 @@ backend echo
 func TestUpgradeDifferential(t *testing.T) {
 	addr := serveConns(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
-		var head strings.Builder
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			head.WriteString(line)
-			if line == "\r\n" {
-				break
-			}
+		head, ok := readHead(br)
+		if !ok {
+			return
 		}
 		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
-		io.WriteString(c, head.String())
+		io.WriteString(c, head)
 		c.SetReadDeadline(time.Now().Add(3 * time.Second))
 		io.Copy(c, br)
 	})

@@ -286,3 +286,19 @@ backend be
 `, Options{})
 	return fe, p
 }
+
+// readHead reads a request or response head up to and including its
+// blank line; ok is false when the connection ends first.
+func readHead(br *bufio.Reader) (head string, ok bool) {
+	var b strings.Builder
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return b.String(), false
+		}
+		b.WriteString(line)
+		if line == "\r\n" {
+			return b.String(), true
+		}
+	}
+}
