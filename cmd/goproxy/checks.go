@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -81,9 +80,6 @@ func (c *checksPart) Configure(*proxy.Options) error {
 				continue
 			}
 			chk, warns, err := newChecker(pc, sc)
-			if errors.Is(err, errNoCheckPort) {
-				return fmt.Errorf("config : proxy '%s': server '%s' has neither service port nor check port.", pc.Name, sc.Name)
-			}
 			if err != nil {
 				return fmt.Errorf("config : backend '%s', server '%s': %w", pc.Name, sc.Name, err)
 			}
@@ -129,10 +125,6 @@ func interOf(sc *haproxy.Server) time.Duration {
 	return 2 * time.Second
 }
 
-// errNoCheckPort: a checked server without a port and without `port`
-// (HAProxy refuses the configuration).
-var errNoCheckPort = errors.New("neither service port nor check port")
-
 // newChecker returns the Checker the backend's check settings describe
 // for server sc. Rules goproxy does not run (http-check expect hdr/fhdr,
 // tcp-check set-var/unset-var) are left out with a warning rather than
@@ -142,12 +134,11 @@ func newChecker(pc *haproxy.Proxy, sc *haproxy.Server) (checks.Checker, []string
 	if sc.Addr.Net == "unix" || sc.Addr.Net == "abns" {
 		return nil, []string{fmt.Sprintf("health checks on %s sockets are not supported by goproxy; the server is not checked.", sc.Addr.Net)}, nil
 	}
+	// The parser refuses a checked server with no port to check
+	// (haproxy.NeedsCheckPort); a tcp-check connect step brings its own.
 	port := sc.Addr.Port
 	if sc.CheckPort > 0 {
 		port = sc.CheckPort
-	}
-	if haproxy.NeedsCheckPort(pc, sc) {
-		return nil, warns, errNoCheckPort
 	}
 	host := sc.Addr.Host
 	if sc.CheckAddr != "" {
